@@ -1,0 +1,26 @@
+"""ASGI entry point: HTTP through Django, WebSocket through Channels."""
+
+import os
+import sys
+from pathlib import Path
+
+_PLATFORM = str(Path(__file__).resolve().parent.parent)
+if _PLATFORM not in sys.path:
+    sys.path.insert(0, _PLATFORM)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from config.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)
