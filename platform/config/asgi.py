@@ -4,9 +4,10 @@ import os
 import sys
 from pathlib import Path
 
-_PLATFORM = str(Path(__file__).resolve().parent.parent)
-if _PLATFORM not in sys.path:
-    sys.path.insert(0, _PLATFORM)
+# The source root (platform/) and the repository root (for the agents package).
+for _path in (Path(__file__).resolve().parent.parent, Path(__file__).resolve().parent.parent.parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

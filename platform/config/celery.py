@@ -7,10 +7,10 @@ from pathlib import Path
 from celery import Celery
 from kombu import Queue
 
-# Workers started as `celery -A config` from the repository root need the source root too.
-_PLATFORM = str(Path(__file__).resolve().parent.parent)
-if _PLATFORM not in sys.path:
-    sys.path.insert(0, _PLATFORM)
+# The source root (platform/) and the repository root (for the agents package).
+for _path in (Path(__file__).resolve().parent.parent, Path(__file__).resolve().parent.parent.parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

@@ -21,10 +21,13 @@ from projects.models import NetworkPolicy, Project
 
 @functools.cache
 def backend_for_worker() -> Backend:
-    options: dict[str, str] = {"image": settings.SLIPWAY_SANDBOX_IMAGE}
-    if settings.SLIPWAY_SANDBOX_RUNTIME:
-        options["runtime"] = settings.SLIPWAY_SANDBOX_RUNTIME
-    return get_backend(settings.SLIPWAY_SANDBOX_BACKEND, **options)
+    name = settings.SLIPWAY_SANDBOX_BACKEND
+    options: dict[str, str] = {}
+    if name != "bubblewrap":  # docker options; "auto" hands each backend only what it takes
+        options["image"] = settings.SLIPWAY_SANDBOX_IMAGE
+        if settings.SLIPWAY_SANDBOX_RUNTIME:
+            options["runtime"] = settings.SLIPWAY_SANDBOX_RUNTIME
+    return get_backend(name, **options)
 
 
 def run_label(run_id: int, lease: str) -> str:
