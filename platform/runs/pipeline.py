@@ -164,7 +164,8 @@ def prepare(run: AgentRun, recorder: EventRecorder) -> Workspace:
         Workspace(path=dest, git_dir=git_dir, mirror=dest, branch=branch, base="").cleanup()
     recorder.record("status", status="fetching", detail=f"fetching {project.default_branch} into the mirror")
     mirror = mirror_for(run)
-    workspace = prepare_workspace(mirror, dest, base=project.default_branch, branch=branch)
+    pinned = run.intent.base_commit  # an evaluation task starts at its own commit
+    workspace = prepare_workspace(mirror, dest, base=pinned or project.default_branch, branch=branch)
     base_ref = f"refs/remotes/origin/{project.default_branch}"
     if run.kind == "rebase":
         recorder.record("status", status="rebasing", detail=f"merging the new {project.default_branch} into {branch}")
@@ -175,7 +176,10 @@ def prepare(run: AgentRun, recorder: EventRecorder) -> Workspace:
             conflicted = workspace.git("diff", "--name-only", "--diff-filter=U").split()
             recorder.record("status", status="conflicts", detail="conflicts in " + ", ".join(conflicted[:20]))
     # The change is measured from where the branch left the base, across every round.
-    base_sha = workspace.git("merge-base", base_ref, "HEAD").strip() or workspace.base
+    if pinned:
+        base_sha = workspace.resolve(pinned) or workspace.base
+    else:
+        base_sha = workspace.git("merge-base", base_ref, "HEAD").strip() or workspace.base
     AgentRun.objects.filter(pk=run.pk).update(branch=branch, base_sha=base_sha)
     run.branch, run.base_sha = branch, base_sha
     return workspace

@@ -76,13 +76,15 @@ def recover_stalled_runs() -> list[int]:
 
 def reap_sandboxes() -> list[str]:
     """Remove sandboxes whose run is not running under the lease they were started with."""
-    from runs.sandboxes import backend_for_worker, parse_run_label
+    from runs.sandboxes import backend_for_worker, instance_id, parse_run_label
 
     def alive(label: str) -> bool:
         parsed = parse_run_label(label)
         if parsed is None:
             return False
-        run_id, lease = parsed
+        instance, run_id, lease = parsed
+        if instance != instance_id():
+            return True  # another installation's sandbox: not ours to judge
         lease = lease.removeprefix("setup-")
         return AgentRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, lease=lease).exists()
 

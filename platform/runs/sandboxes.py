@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from pathlib import Path
 
@@ -30,19 +31,30 @@ def backend_for_worker() -> Backend:
     return get_backend(name, **options)
 
 
+@functools.cache
+def instance_id() -> str:
+    """This installation, by its database: two installs sharing a sandbox host never reap each other's."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    key = f"{db.get('HOST')}:{db.get('PORT')}/{db.get('NAME')}"
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
 def run_label(run_id: int, lease: str) -> str:
-    """The value of a sandbox's run label: the run and the lease of the worker holding it.
+    """The value of a sandbox's run label: installation, run, and the lease of the worker holding it.
 
     A run resumed by another worker gets a new lease, so the reaper can tell the
     dead worker's sandbox from the live one although both belong to the same run.
     """
-    return f"{run_id}:{lease}"
+    return f"{instance_id()}/{run_id}:{lease}"
 
 
-def parse_run_label(value: str) -> tuple[int, str] | None:
-    run, _, lease = value.partition(":")
+def parse_run_label(value: str) -> tuple[str, int, str] | None:
+    instance, _, rest = value.partition("/")
+    run, _, lease = rest.partition(":")
     try:
-        return int(run), lease
+        return instance, int(run), lease
     except ValueError:
         return None
 

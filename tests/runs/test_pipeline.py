@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 
 import pytest
 
@@ -41,10 +40,19 @@ def assert_contiguous(run: AgentRun) -> list[RunEvent]:
     return events
 
 
-def sandboxes_of(run: AgentRun) -> list[str]:
-    """Processes of bubblewrap sandboxes still alive for this run."""
-    out = subprocess.run(["pgrep", "-af", "bwrap"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if f"slipway-run-{run.pk}:" in line or f"run={run.pk}:" in line]
+def sandboxes_of(run: AgentRun, backend: str = "bubblewrap") -> list[str]:
+    """Sandboxes of this run (of this test's installation) still alive."""
+    from agents.sandbox import LABEL_RUN, records
+    from runs.sandboxes import instance_id
+
+    prefix = f"{instance_id()}/{run.pk}:"
+    if backend == "docker":
+        import docker
+
+        containers = docker.from_env().containers.list(all=True, filters={"label": LABEL_RUN})
+        return [c.id for c in containers if c.labels.get(LABEL_RUN, "").startswith(prefix)]
+    state = records.default_state_dir()
+    return [r.id for r in records.load_all(state) if r.labels.get(LABEL_RUN, "").startswith(prefix) and r.alive()]
 
 
 def test_a_queued_intent_on_the_demo_repository_ends_as_a_resolved_change_request(alice, project, model, worker, demo_repo):
@@ -86,7 +94,8 @@ def test_the_same_task_delivered_twice_runs_once(alice, project, model, worker):
     wait_for(lambda: "skipped" in worker.log_path.read_text() or "not claimable" in worker.log_path.read_text(), what="the duplicate to be skipped")
 
 
-def test_a_worker_killed_mid_run_is_resumed_from_its_last_snapshot(alice, project, model_server, team, transactional_db, _data_dir, clean_broker, settings):
+@pytest.mark.parametrize("backend", ["bubblewrap", pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_worker_killed_mid_run_is_resumed_from_its_last_snapshot(backend, alice, project, model_server, team, transactional_db, _data_dir, clean_broker, settings):
     from runs.models import ModelConfig
 
     model_server.set_script([demo_fixer(slow_turn=3, slow_seconds=4)] * 50)
@@ -94,18 +103,19 @@ def test_a_worker_killed_mid_run_is_resumed_from_its_last_snapshot(alice, projec
     team.default_model = config
     team.save()
     settings.SLIPWAY_STALL_SECONDS = 1.5
-    with celery_worker(_data_dir) as first:
+    with celery_worker(_data_dir, SLIPWAY_SANDBOX_BACKEND=backend) as first:
         intent = file_intent(project, alice)
         run = AgentRun.objects.get(intent=intent)
         # Killed while the model "thinks" about step 3: the edit of step 2 is in a snapshot.
         wait_for(lambda: AgentRun.objects.get(pk=run.pk).steps >= 3, what="three steps", log=first.log_path)
+        dead_lease = AgentRun.objects.get(pk=run.pk).lease
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     before = len(events_of(run))
     wait_for(lambda: recover_stalled_runs(), timeout=20, interval=0.3, what="the stalled run to be requeued")
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED and run.resumes == 1
-    with celery_worker(_data_dir) as second:
+    with celery_worker(_data_dir, SLIPWAY_SANDBOX_BACKEND=backend) as second:
         wait_for(lambda: intent_status(intent) in (Status.IN_REVIEW, Status.FAILED), what="the resumed run to end", log=second.log_path)
     assert intent.status == Status.IN_REVIEW, intent.failure_reason
     run.refresh_from_db()
@@ -118,10 +128,17 @@ def test_a_worker_killed_mid_run_is_resumed_from_its_last_snapshot(alice, projec
     assert sum(1 for e in events if e.kind == "plan") == 1
     asked_after_resume = [r for r in model_server.requests if len(r.messages) > 2]
     assert asked_after_resume, "the resumed run sent the recorded history"
-    from agents.sandbox.bubblewrap import BubblewrapBackend
+    from agents.sandbox import get_backend
+    from runs.sandboxes import run_label
 
-    BubblewrapBackend().reap(lambda label: False)
-    assert sandboxes_of(run) == []
+    # A bubblewrap sandbox dies with its worker; a container outlives it until the reaper comes.
+    # (Only the dead lease is reaped here: other tests may have live sandboxes on this host.)
+    left_behind = sandboxes_of(run, backend)
+    if backend == "docker":
+        assert left_behind, "the killed worker's container outlived it"
+    reaped = get_backend(backend).reap(lambda label: label != run_label(run.pk, dead_lease))
+    assert {s[:12] for s in left_behind} <= {s[:12] for s in reaped}
+    assert sandboxes_of(run, backend) == []
 
 
 def test_cancelling_mid_run_stops_the_agent_and_removes_its_sandbox(alice, project, model_server, model, worker):
