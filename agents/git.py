@@ -10,12 +10,11 @@ URL, an argument list or a log line, and redacted from every error.
 
 from __future__ import annotations
 
-import atexit
 import ipaddress
 import os
 import re
-import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -74,12 +73,14 @@ def validate_repo_url(url: str, *, allow_local: bool) -> str:
         raise RepoURLError("Enter the repository's URL.")
     if len(candidate) > MAX_URL_LENGTH:
         raise RepoURLError(f"That URL is too long (more than {MAX_URL_LENGTH} characters).")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in candidate) or _ENCODED_CONTROL.search(candidate):
+    if _has_control(candidate):
         raise RepoURLError("A repository URL cannot contain spaces, line breaks or control characters.")
     if candidate.startswith("-"):
         raise RepoURLError("A repository URL cannot start with '-'.")
     if _HELPER_URL.match(candidate):
-        raise RepoURLError("Transport helper URLs such as ext:: or fd:: are not allowed: use https:// or ssh://.")
+        raise RepoURLError(
+            "Transport helper URLs such as ext:: or fd:: are not allowed: use https:// or ssh://."
+        )
     scheme = _SCHEME.match(candidate)
     if scheme:
         return _validate_scheme_url(candidate, scheme.group(1).lower(), allow_local)
@@ -95,7 +96,16 @@ def validate_repo_url(url: str, *, allow_local: bool) -> str:
         return candidate
     if allow_local:
         raise RepoURLError("Use https://, ssh://, git@host:owner/repo.git, or an absolute path.")
-    raise RepoURLError("That is not a repository URL: use https://host/owner/repo.git, ssh://... or git@host:owner/repo.git.")
+    raise RepoURLError(
+        "That is not a repository URL: use https://host/owner/repo.git, ssh://... or git@host:owner/repo.git."
+    )
+
+
+def _has_control(url: str) -> bool:
+    # Spaces, line breaks and control characters, typed or %-encoded (a newline once smuggled fields into git).
+    return any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or bool(
+        _ENCODED_CONTROL.search(url)
+    )
 
 
 def _validate_scheme_url(url: str, scheme: str, allow_local: bool) -> str:
@@ -252,7 +262,9 @@ def _environment(credentials: GitCredentials | None) -> dict[str, str]:
     private = _private_dir()
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     env |= {
-        "HOME": str(private / "home"),  # no ~/.gitconfig, ~/.config/git/ignore or attributes of the worker's user
+        "HOME": str(
+            private / "home"
+        ),  # no ~/.gitconfig, ~/.config/git/ignore or attributes of the worker's user
         "LANG": "C",
         "LC_ALL": "C",  # English messages: we show them to people and match a few
         "GIT_CONFIG_NOSYSTEM": "1",
@@ -269,13 +281,23 @@ def _environment(credentials: GitCredentials | None) -> dict[str, str]:
 
 @cache
 def _private_dir() -> Path:
-    """A directory only we can read: an empty HOME for git, and the askpass helper."""
-    path = Path(tempfile.mkdtemp(prefix="slipway-git-"))
-    (path / "home").mkdir()
+    """A directory only we can read: an empty HOME for git, and the askpass helper.
+
+    One per user, shared by every worker process (none leaves one behind when it dies).
+    """
+    path = Path(tempfile.gettempdir()) / f"slipway-git-{os.geteuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise GitError(f"{path} is not a private directory of ours: remove it")
+    (path / "home").mkdir(mode=0o700, exist_ok=True)
     helper = path / "askpass.sh"
-    helper.write_text(ASKPASS)
-    helper.chmod(0o700)
-    atexit.register(shutil.rmtree, path, True)
+    if not helper.exists() or helper.read_text() != ASKPASS:
+        # Whole or not at all: another worker may run git with it right now.
+        temp = path / f".askpass.{os.getpid()}"
+        temp.write_text(ASKPASS)
+        temp.chmod(0o700)
+        temp.replace(helper)
     return path
 
 

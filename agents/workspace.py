@@ -16,6 +16,11 @@ Inside the sandbox, ``/workspace/.git`` points at the git dir, which is
 mounted read-only at its host path along with the mirror (see
 ``Workspace.readonly_mounts``): ``git status``, ``diff`` and ``log`` work there;
 commands that write the repository fail, and committing is the worker's job.
+
+Checking out every file is most of a workspace's cost (the objects are
+shared). ``MirrorCache.stock`` makes a spare checkout ahead of time, off the
+critical path; ``prepare_workspace`` adopts it with a rename and writes only
+the files that differ.
 """
 
 from __future__ import annotations
@@ -89,9 +94,8 @@ class MirrorCache:
             if not (path / "HEAD").exists():
                 self._clone(url, path, credentials, allow_local, timeout)
             else:
-                run_git(
-                    ["--git-dir", str(path), "config", "remote.origin.url", url]
-                )  # the project's URL may change
+                # The project's URL may have changed since the mirror was made.
+                run_git(["--git-dir", str(path), "config", "remote.origin.url", url])
                 run_git(
                     ["--git-dir", str(path), "fetch", "--quiet", "--prune", "--prune-tags", "origin"],
                     credentials=credentials,
@@ -198,20 +202,8 @@ def prepare_workspace(mirror: Path, dest: Path, *, base: str, branch: str) -> Wo
 
 def _clone(mirror: Path, dest: Path, git_dir: Path) -> None:
     # --shared borrows the mirror's objects (nothing copied); the git dir goes outside the working tree.
-    run_git(
-        [
-            "clone",
-            "--quiet",
-            "--shared",
-            "--no-checkout",
-            "--separate-git-dir",
-            str(git_dir),
-            "--",
-            str(mirror),
-            str(dest),
-        ],
-        allow_local=True,
-    )
+    args = ["clone", "--quiet", "--shared", "--no-checkout", "--separate-git-dir", str(git_dir)]
+    run_git([*args, "--", str(mirror), str(dest)], allow_local=True)
 
 
 def _spares(mirror: Path) -> Path:
@@ -273,18 +265,8 @@ class Workspace:
 
     def resolve(self, rev: str) -> str | None:
         """The commit ``rev`` names, or None."""
-        done = run_git(
-            [
-                "--git-dir",
-                str(self.git_dir),
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                "--end-of-options",
-                f"{rev}^{{commit}}",
-            ],
-            check=False,
-        )
+        args = ["--git-dir", str(self.git_dir), "rev-parse", "--verify", "--quiet", "--end-of-options"]
+        done = run_git([*args, f"{rev}^{{commit}}"], check=False)
         return done.stdout.strip() if done.returncode == 0 else None
 
     def head(self) -> str:
@@ -310,14 +292,12 @@ class Workspace:
 
     def diff(self, base: str) -> str:
         """Unified diff from ``base`` to the working tree as it is, untracked files included."""
-        return self.git(
-            "diff", "--no-color", "--no-ext-diff", "--no-textconv", self._commit(base), self.tree()
-        )
+        base_commit = self._commit(base)
+        return self.git("diff", "--no-color", "--no-ext-diff", "--no-textconv", base_commit, self.tree())
 
     def diff_stat(self, base: str) -> DiffStat:
-        out = self.git(
-            "diff", "--numstat", "--no-ext-diff", "--no-textconv", "-z", self._commit(base), self.tree()
-        )
+        base_commit = self._commit(base)
+        out = self.git("diff", "--numstat", "--no-ext-diff", "--no-textconv", "-z", base_commit, self.tree())
         files = additions = deletions = 0
         for entry in out.split("\0"):
             counts = entry.split("\t")
@@ -337,14 +317,9 @@ class Workspace:
     def snapshot(self, ref: str) -> str:
         """Commit the working tree onto ``ref`` (e.g. refs/slipway/runs/42/7), leaving index, HEAD and branch alone."""
         _check_snapshot_ref(ref)
+        identity = _identity(AGENT_NAME, AGENT_EMAIL)
         commit = self.git(
-            "commit-tree",
-            self.tree(),
-            "-p",
-            "HEAD",
-            "-m",
-            f"snapshot {ref}",
-            env=_identity(AGENT_NAME, AGENT_EMAIL),
+            "commit-tree", self.tree(), "-p", "HEAD", "-m", f"snapshot {ref}", env=identity
         ).strip()
         self.git("update-ref", ref, commit)
         return commit
@@ -355,10 +330,9 @@ class Workspace:
         target = self._commit(ref)
         changed = self.git("diff-tree", "-r", "-z", "--no-renames", "--name-status", target, self.tree())
         fields = changed.split("\0")
-        added = [path for status, path in zip(fields[::2], fields[1::2], strict=False) if status == "A"]
-        others = [
-            path for status, path in zip(fields[::2], fields[1::2], strict=False) if status and status != "A"
-        ]
+        pairs = list(zip(fields[::2], fields[1::2], strict=False))  # status, path
+        added = [path for status, path in pairs if status == "A"]
+        others = [path for status, path in pairs if status and status != "A"]
         for relative in added:
             self._remove(relative)
         if others:
@@ -380,17 +354,9 @@ class Workspace:
         check_credentials_transport(url, credentials)
         target = branch or self.branch
         _check_branch(target)
+        args = ["--git-dir", str(self.git_dir), "push", "--quiet", "--no-verify"]
         run_git(
-            [
-                "--git-dir",
-                str(self.git_dir),
-                "push",
-                "--quiet",
-                "--no-verify",
-                "--",
-                url,
-                f"HEAD:refs/heads/{target}",
-            ],
+            [*args, "--", url, f"HEAD:refs/heads/{target}"],
             credentials=credentials,
             allow_local=allow_local,
             timeout=600,

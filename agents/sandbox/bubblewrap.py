@@ -1,8 +1,9 @@
 """Bubblewrap sandboxes, for hosts without a Docker daemon.
 
 Each sandbox is a ``bwrap`` process tree: new user, pid, mount, network, ipc and
-uts namespaces; only /usr (read-only), a generated /etc, a private /tmp, /proc,
-/dev and the workspace are visible. The exec server inside talks over pipes.
+uts namespaces; only /usr (read-only), a generated /etc, a private /tmp and
+/dev/shm, /proc, a read-only /dev and the workspace are visible; the root is
+read-only. The exec server is the sandbox's pid 1 and talks over pipes.
 
 Limits without cgroups:
 
@@ -12,9 +13,13 @@ Limits without cgroups:
   exempts root), which is why a root worker does not run bwrap as root: it
   gives the workspace to uid 1000 and starts bwrap as that user (see below).
 - memory: the exec server's watchdog adds up the anonymous memory of every
-  process in the sandbox and kills the command's process tree past the limit,
-  reporting ``oom_killed``. (Docker's cgroup does this in the kernel.)
-- disk: /tmp is a tmpfs of ``disk_mb``. CPU share is not limited.
+  process in the sandbox (every 25 ms while a command runs, every 100 ms
+  between commands) and past the limit kills them, reporting ``oom_killed``.
+  Docker's cgroup does this in the kernel; RLIMIT_AS would count address
+  space, not memory, break runtimes that reserve much of it, and make a hog
+  fail with ENOMEM instead of being reported.
+- disk: /tmp is a tmpfs of ``disk_mb``, /dev/shm one of 64 MB. CPU share is
+  not limited.
 
 A root worker starts ``unshare --mount`` (root), which bind-mounts the
 workspace and read-only mounts onto fresh directories under /tmp inside a
@@ -22,6 +27,12 @@ private mount namespace, then drops to uid 1000 with ``setpriv`` and runs bwrap.
 The detour exists because bwrap, running as uid 1000, resolves every bind
 source itself and could not reach a workspace below a private directory
 (pytest's, or a 0700 data directory).
+
+A record of each sandbox (pids, labels, deadline) lives in a state directory,
+so a reaper in another process finds the ones a dead worker left. bwrap's
+``--die-with-parent`` ties a sandbox to the *thread* that started it: start
+sandboxes from a thread that lives as long as they do (Celery's prefork
+workers run tasks on their main thread).
 """
 
 from __future__ import annotations
@@ -34,12 +45,12 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from agents.sandbox import records
 from agents.sandbox.base import (
@@ -68,9 +79,8 @@ log = logging.getLogger(__name__)
 ETC_SHARED = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "os-release",
     "protocols", "services", "mime.types", "ssl/certs", "ssl/openssl.cnf", "ca-certificates",
-    "python3", f"python3.{sys.version_info.minor}",
 )  # fmt: skip
-"""What bash, python3 and git need of the host's /etc; passwd, group and hosts are generated."""
+"""What bash, python3 and git need of the host's /etc (and /etc/python3*); passwd, group and hosts are generated."""
 ETC_GENERATED = {
     "passwd": (
         "root:x:0:0:root:/root:/usr/sbin/nologin\n"
@@ -81,6 +91,8 @@ ETC_GENERATED = {
     "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
 }
+SHM_BYTES = 64 * 1024 * 1024
+"""/dev/shm, as docker sizes it by default."""
 # Run as root inside a private mount namespace: expose each source on a path bwrap can reach, then drop root.
 ALIAS_SCRIPT = (
     'set -e\nwhile [ "$1" != "--" ]; do mount --bind -- "$1" "$2"; shift 2; done\nshift\nexec "$@"\n'
@@ -108,14 +120,19 @@ class BubblewrapBackend:
             missing = [tool for tool in ("unshare", "setpriv", "mount") if shutil.which(tool) is None]
             if missing:
                 return f"{', '.join(missing)} not found: a root worker needs util-linux to start bubblewrap as uid {SANDBOX_UID}"
-        probe = self._launcher([]) + [self.bwrap, "--unshare-all", "--die-with-parent", *_system_binds(),
-                                      "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--", "/usr/bin/true"]  # fmt: skip
+        probe = self._launcher([]) + [
+            self.bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--as-pid-1", *_system_binds(),
+            "--size", "1048576", "--tmpfs", "/tmp", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
+            "--disable-userns", "--", "/usr/bin/true",
+        ]  # fmt: skip
         result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        said = result.stderr.strip() or f"exit code {result.returncode}"
+        if result.returncode != 0 and "nknown option" in said:
+            return f"this bubblewrap is too old ({said}): Slipway needs bubblewrap 0.8 or later"
         if result.returncode != 0:
             return (
-                f"bubblewrap cannot create a sandbox here ({result.stderr.strip() or result.returncode}): "
-                "user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1, "
-                "or an AppArmor profile for bwrap)"
+                f"bubblewrap cannot create a sandbox here ({said}): user namespaces may be disabled "
+                "(sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap)"
             )
         return None
 
@@ -228,12 +245,18 @@ class BubblewrapBackend:
         if spec.network:
             argv += ["--share-net", "--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
         argv += _system_binds()
-        for name in ETC_SHARED:
+        python_etc = [
+            path.name for path in Path("/etc").glob("python3*")
+        ]  # Debian's sitecustomize lives there
+        for name in (*ETC_SHARED, *python_etc):
             argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         for name, text in ETC_GENERATED.items():
             data_fds.append(_data_fd(text.encode()))
             argv += ["--ro-bind-data", str(data_fds[-1]), f"/etc/{name}"]
-        argv += ["--proc", "/proc", "--dev", "/dev"]
+        # bwrap's /dev is a tmpfs of half the RAM: give /dev/shm a tmpfs of its own, as docker does, and
+        # make the rest read-only, so no file there can hold memory the watchdog does not see.
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+        argv += ["--remount-ro", "/dev"]
         # Before any bind below /tmp: a tmpfs mounted after one would hide it.
         argv += ["--size", str(spec.limits.disk_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         for host, inside, read_only in binds:
@@ -391,7 +414,7 @@ def _system_binds() -> list[str]:
     return argv
 
 
-def _read_json(fd: int, timeout: float) -> dict[str, object]:
+def _read_json(fd: int, timeout: float) -> dict[str, Any]:
     """The JSON object bwrap writes to its info fd (an empty one if it never comes)."""
     data = b""
     deadline = time.monotonic() + timeout

@@ -98,30 +98,18 @@ class Channel:
         }
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
-        failure: Exception | None = None
         with self._lock:
             self._send(execserver.EXEC, request)
             deadline = time.monotonic() + timeout + GRACE
-            while True:
-                kind, payload = self._frame(deadline)
-                if kind == execserver.EXIT:
-                    break
-                if kind != execserver.OUTPUT:
-                    raise self._break(f"unexpected {kind!r} frame while a command ran")
-                text = decoder.decode(payload)
-                if not text:
-                    continue
-                parts.append(text)
-                if on_output is not None and failure is None:
-                    try:
-                        on_output(text)
-                    except Exception as exc:
-                        # Stop the command, but read on to its end so the stream stays in step.
-                        failure = exc
-                        self._send_frame(execserver.KILL, b"")
-        parts.append(decoder.decode(b"", final=True))
+            try:
+                payload, failure = self._stream(deadline, decoder, parts, on_output)
+            except BaseException as exc:
+                if not isinstance(exc, SandboxError):
+                    self._broken = f"a command was interrupted mid-stream ({type(exc).__name__})"
+                raise
         if failure is not None:
-            raise failure
+            raise failure  # the callback's, once the command is over and the stream in step
+        parts.append(decoder.decode(b"", final=True))
         ended = json.loads(payload.partition(b"\n")[0])
         return ExecResult(
             exit_code=ended["exit_code"],
@@ -131,6 +119,34 @@ class Channel:
             timed_out=ended["timed_out"],
             oom_killed=ended["oom_killed"],
         )
+
+    def _stream(
+        self,
+        deadline: float,
+        decoder: codecs.IncrementalDecoder,
+        parts: list[str],
+        on_output: OutputCallback | None,
+    ) -> tuple[bytes, Exception | None]:
+        """Collect a command's output frames up to its exit frame: that frame, and what ``on_output`` raised."""
+        failure: Exception | None = None
+        while True:
+            kind, payload = self._frame(deadline)
+            if kind == execserver.EXIT:
+                break
+            if kind != execserver.OUTPUT:
+                raise self._break(f"unexpected {kind!r} frame while a command ran")
+            text = decoder.decode(payload)
+            if not text:
+                continue
+            parts.append(text)
+            if on_output is not None and failure is None:
+                try:
+                    on_output(text)
+                except Exception as exc:
+                    # Stop the command, but read on to its end so the stream stays in step.
+                    failure = exc
+                    self._send_frame(execserver.KILL, b"")
+        return payload, failure
 
     def close(self) -> None:
         self._broken = self._broken or "the sandbox was stopped"

@@ -1,9 +1,15 @@
 """Docker sandboxes: one container per sandbox, the exec server as its command.
 
-The container starts with stdin open and we talk to the exec server over the
-attach socket (no TTY, so the stream is multiplexed: 8-byte headers, stream 1
-stdout, 2 stderr). ``stdin_once`` closes the server's stdin when we go away,
-so a container whose worker died ends by itself; the reaper removes it.
+The container starts with stdin open and attached (no TTY); the server's source
+goes in through stdin, then we talk over a unix socket bind-mounted into the
+container, or over the attach stream itself (see ``docker_streams``). The
+server ends when we go away (its channel closes; ``stdin_once`` closes its
+stdin), so a container whose worker died stops by itself; the reaper removes it.
+
+Defaults: no network, uid 1000 (a root worker hands it the workspace), no
+capabilities, no new privileges, a read-only root with a tmpfs /tmp of
+``disk_mb``, limits on memory (swap included), CPU and processes, labels for
+the reaper. ``runtime="runsc"`` adds gVisor where it is installed.
 """
 
 from __future__ import annotations
@@ -114,7 +120,8 @@ class DockerBackend:
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 read_only=True,
-                tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.disk_mb}m,mode=1777"},
+                # exec: docker's default for a tmpfs is noexec, and builds and test runs execute from /tmp.
+                tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={limits.disk_mb}m,mode=1777"},
                 mounts=mounts,
                 pids_limit=limits.pids,
                 mem_limit=f"{limits.memory_mb}m",
@@ -174,18 +181,20 @@ class DockerSandbox:
         attach = AttachStream(raw)
         try:
             self.container.start()
-        except docker.errors.DockerException as exc:
+            if listener is None:
+                self._channel = Channel(attach, self.id[:12])
+                self._channel.boot(server_source())
+                return
+            attach.send(server_source())
+            self.container.reload()
+            conn = listener.accept(self.container.attrs["State"]["Pid"], attach)
+        except BaseException as exc:
             attach.close()
             if listener is not None:
                 listener.close()
-            raise SandboxError(f"cannot start the sandbox container: {_first_line(exc)}") from exc
-        if listener is None:
-            self._channel = Channel(attach, self.id[:12])
-            self._channel.boot(server_source())
-            return
-        attach.send(server_source())
-        self.container.reload()
-        conn = listener.accept(self.container.attrs["State"]["Pid"], attach)
+            if isinstance(exc, docker.errors.DockerException):
+                raise SandboxError(f"cannot start the sandbox container: {_first_line(exc)}") from exc
+            raise
         self._channel = Channel(SocketStream(conn, attach), self.id[:12])
         self._channel.ready()
 

@@ -47,6 +47,8 @@ TAIL_SHARE = 4
 """A truncated output keeps its last limit/TAIL_SHARE bytes (where summaries and tracebacks are)."""
 WATCH_INTERVAL = 0.025
 """Seconds between memory checks while a command runs (only with a memory watchdog)."""
+IDLE_WATCH_INTERVAL = 0.1
+"""Seconds between memory checks between commands: a daemon a command left (setsid) is watched too."""
 LINGER = 0.05
 """Seconds to keep reading output after a command exits, for what escaped its process group."""
 
@@ -120,6 +122,9 @@ class Server:
         while True:
             frame = self.next_frame()
             while frame is None:
+                if self.memory_bytes and not select.select([self.rfd], [], [], IDLE_WATCH_INTERVAL)[0]:
+                    self.watch_idle()
+                    continue
                 if not self.fill():
                     return
                 frame = self.next_frame()
@@ -205,7 +210,8 @@ class Server:
         timeout = float(request.get("timeout") or 300)
         deadline = started + timeout
         oom_before = self.oom_kills()
-        status = ended = None
+        status: int | None = None
+        ended = 0.0  # when it exited or was killed
         timed_out = watchdog = cancelled = drained = False
         next_check = started
         while True:
@@ -222,6 +228,8 @@ class Server:
             elif status is None and self.memory_bytes and now >= next_check:
                 next_check = now + WATCH_INTERVAL
                 watchdog = _sandbox_memory() > self.memory_bytes
+            if status is None and watchdog:
+                _kill_all_but_us()  # the sandbox as a whole is over its memory: daemons too
             if status is None and (timed_out or watchdog):
                 status, ended = self.kill_tree(pid), time.monotonic()
                 continue
@@ -245,7 +253,7 @@ class Server:
                 elif data:
                     output.add(data)
         os.close(r)
-        self.reap_all()
+        self.settle(pid)
         output.finish()
         result = _ended(_exit_code(status), started, output)
         oom = watchdog or (not cancelled and self.oom_kills() > oom_before)
@@ -271,6 +279,25 @@ class Server:
             if child == 0:
                 return
             self.children[child] = status
+
+    def watch_idle(self) -> None:
+        """Between commands: past the memory limit, everything but us goes (only daemons can be left)."""
+        self.reap_all()
+        if _sandbox_memory() <= self.memory_bytes:
+            return
+        _kill_all_but_us()
+        sys.stderr.write("exec server: background processes passed the memory limit and were killed\n")
+        sys.stderr.flush()
+
+    def settle(self, pgid: int) -> None:
+        """Wait until nothing of a command's process group is left, zombies included."""
+        # Its output can end before its last process does; the next command must not see it.
+        for _ in range(500):
+            self.reap_all()
+            if not _group_alive(pgid):
+                return
+            _kill_group(pgid)
+            time.sleep(0.002)
 
     def kill_tree(self, pid: int) -> int:
         """Kill the command's process group and every descendant, wait for them; return its status."""
@@ -368,6 +395,12 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_all_but_us() -> None:
+    for pid in _processes():
+        if pid != os.getpid():
+            _signal(pid, signal.SIGKILL)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -28,8 +28,12 @@ TOKEN = "ghp_s3cr3t-T0KEN-9f8e7d6c"
 def make_repo(path: Path) -> tuple[Path, str]:
     path.mkdir()
     for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "first"]):
-        subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args], cwd=path, check=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True).stdout.strip()
+        subprocess.run(
+            ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args], cwd=path, check=True
+        )
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True
+    ).stdout.strip()
     return path, head
 
 
@@ -113,7 +117,10 @@ def test_git_itself_refuses_the_file_transport_unless_allowed(tmp_path: Path):
 
 
 def test_a_missing_repository_says_it_could_not_be_reached(tmp_path: Path):
-    with pytest.raises(GitError, match="^could not reach repository: git ls-remote failed: .*does not appear to be a git repository"):
+    with pytest.raises(
+        GitError,
+        match="^could not reach repository: git ls-remote failed: .*does not appear to be a git repository",
+    ):
         ls_remote(str(tmp_path / "nothing-here"), allow_local=True)
 
 
@@ -184,7 +191,8 @@ class ForgeHandler(BaseHTTPRequestHandler):
             body += pkt(f"ERR {forge.error_message}\n".encode())
         else:
             body += subprocess.run(
-                ["git", "upload-pack", "--stateless-rpc", "--advertise-refs", str(forge.repo)], capture_output=True
+                ["git", "upload-pack", "--stateless-rpc", "--advertise-refs", str(forge.repo)],
+                capture_output=True,
             ).stdout
         self.send_response(200)
         self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
@@ -214,7 +222,7 @@ def token_in_any_argv(token: str) -> bool:
 def forge(tmp_path: Path) -> Iterator[FakeForge]:
     repo, _ = make_repo(tmp_path / "served")
     server = FakeForge(repo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -226,7 +234,9 @@ def test_credentials_reach_the_server_through_askpass_and_never_an_argument_list
 
     assert refs["refs/heads/main"] == refs["HEAD"]
     assert forge.authorizations[0] is None  # git first asks without, as it should
-    assert forge.authorizations[-1] == "Basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    assert (
+        forge.authorizations[-1] == "Basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    )
     assert not forge.token_in_argv
 
 
@@ -257,7 +267,9 @@ def test_a_credential_echoed_back_by_the_server_is_redacted_from_the_error(forge
 
 def test_credentials_are_never_sent_over_plain_http_to_another_machine():
     with pytest.raises(GitError, match="refusing to send credentials over plain http:// to git.example.com"):
-        ls_remote("http://git.example.com/acme/widgets.git", credentials=GitCredentials("x-access-token", TOKEN))
+        ls_remote(
+            "http://git.example.com/acme/widgets.git", credentials=GitCredentials("x-access-token", TOKEN)
+        )
 
 
 def test_a_git_that_hangs_is_stopped_at_its_timeout(forge: FakeForge):

@@ -14,7 +14,9 @@ from agents.workspace import DiffStat, MirrorCache, Workspace, branch_name, prep
 
 def git(repo: Path, *args: str) -> str:
     identity = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "-c", "safe.directory=*"]
-    return subprocess.run(["git", *identity, "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *identity, "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def commit(repo: Path, files: dict[str, str], message: str) -> str:
@@ -31,7 +33,9 @@ def origin(tmp_path: Path) -> Path:
     repo = tmp_path / "origin"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    commit(repo, {"README.md": "# Widgets\n", "src/app.py": "print('hi')\n", ".gitignore": "*.log\n"}, "first")
+    commit(
+        repo, {"README.md": "# Widgets\n", "src/app.py": "print('hi')\n", ".gitignore": "*.log\n"}, "first"
+    )
     return repo
 
 
@@ -46,13 +50,19 @@ def workspace(origin: Path, cache: MirrorCache, tmp_path: Path) -> Workspace:
     return prepare_workspace(mirror, tmp_path / "workspaces" / "run-1", base="main", branch="slipway/7-fix/1")
 
 
-def test_a_mirror_is_cloned_once_and_fetching_picks_up_new_commits_and_prunes(origin: Path, cache: MirrorCache):
+def test_a_mirror_is_cloned_once_and_fetching_picks_up_new_commits_and_prunes(
+    origin: Path, cache: MirrorCache
+):
     git(origin, "branch", "doomed")
     mirror = cache.ensure(str(origin), "acme/widgets", allow_local=True)
     newer = commit(origin, {"README.md": "# Widgets, v2\n"}, "second")
     git(origin, "branch", "-D", "doomed")
 
-    assert cache.ensure(str(origin), "acme/widgets", allow_local=True) == mirror == cache.mirror_path("acme/widgets")
+    assert (
+        cache.ensure(str(origin), "acme/widgets", allow_local=True)
+        == mirror
+        == cache.mirror_path("acme/widgets")
+    )
     assert git(mirror, "rev-parse", "refs/heads/main").strip() == newer
     assert git(mirror, "for-each-ref", "--format=%(refname)", "refs/heads/") == "refs/heads/main\n"
 
@@ -82,7 +92,9 @@ def test_a_local_repository_needs_permission(origin: Path, cache: MirrorCache):
         cache.ensure(str(origin), "acme/widgets")
 
 
-def test_the_workspace_starts_at_base_on_its_branch_with_its_git_dir_outside(workspace: Workspace, origin: Path):
+def test_the_workspace_starts_at_base_on_its_branch_with_its_git_dir_outside(
+    workspace: Workspace, origin: Path
+):
     assert workspace.head() == workspace.base == git(origin, "rev-parse", "main").strip()
     assert workspace.git("symbolic-ref", "HEAD").strip() == "refs/heads/slipway/7-fix/1"
     assert (workspace.path / "src" / "app.py").read_text() == "print('hi')\n"
@@ -91,7 +103,9 @@ def test_the_workspace_starts_at_base_on_its_branch_with_its_git_dir_outside(wor
     assert workspace.git("status", "--porcelain") == ""
 
 
-def test_a_branch_that_exists_already_is_continued_instead_of_base(origin: Path, cache: MirrorCache, tmp_path: Path):
+def test_a_branch_that_exists_already_is_continued_instead_of_base(
+    origin: Path, cache: MirrorCache, tmp_path: Path
+):
     git(origin, "checkout", "-q", "-b", "slipway/7-fix/1")
     tip = commit(origin, {"src/app.py": "print('fixed')\n"}, "first round")
     git(origin, "checkout", "-q", "main")
@@ -103,7 +117,9 @@ def test_a_branch_that_exists_already_is_continued_instead_of_base(origin: Path,
     assert (again.path / "src" / "app.py").read_text() == "print('fixed')\n"
 
 
-def test_a_missing_base_is_an_error_and_leaves_nothing_behind(cache: MirrorCache, origin: Path, tmp_path: Path):
+def test_a_missing_base_is_an_error_and_leaves_nothing_behind(
+    cache: MirrorCache, origin: Path, tmp_path: Path
+):
     mirror = cache.ensure(str(origin), "acme/widgets", allow_local=True)
 
     with pytest.raises(GitError, match="no branch or commit 'nope'"):
@@ -118,7 +134,9 @@ def test_branch_names_are_readable_and_always_valid_refs():
     long = branch_name(3, "a very long title " * 10, 1)
     assert len(long) < 60 and not long.split("/")[1].endswith("-")
     for name in (long, branch_name(9, "..lock @{x} .lock", 1)):
-        assert subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True).returncode == 0
+        assert (
+            subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True).returncode == 0
+        )
 
 
 def test_commit_all_commits_new_and_changed_files_with_trailers(workspace: Workspace):
@@ -130,7 +148,9 @@ def test_commit_all_commits_new_and_changed_files_with_trailers(workspace: Works
 
     assert sha == workspace.head() != workspace.base
     message = workspace.git("log", "-1", "--format=%an <%ae>%n%B")
-    assert message.startswith("Slipway Agent <agent@slipway.local>\nFix the greeting\n\nIntent-Id: 7\nRun-Id: 31\n")
+    assert message.startswith(
+        "Slipway Agent <agent@slipway.local>\nFix the greeting\n\nIntent-Id: 7\nRun-Id: 31\n"
+    )
     assert workspace.git("show", "--name-only", "--format=", "HEAD").split() == ["src/app.py", "src/new.py"]
     assert workspace.commit_all("Nothing", trailers={"Run-Id": "31"}) is None
 
@@ -146,7 +166,9 @@ def test_the_diff_includes_untracked_files_and_marks_binary_ones(workspace: Work
     assert "+++ b/NOTES.md\n@@ -0,0 +1,2 @@\n+one\n+two\n" in diff
     assert "Binary files /dev/null and b/blob.bin differ" in diff
     assert workspace.diff_stat("main") == DiffStat(files=3, additions=3, deletions=1)
-    assert workspace.git("status", "--porcelain", "--untracked-files=no") == " M README.md\n", "the index is untouched"
+    assert workspace.git("status", "--porcelain", "--untracked-files=no") == " M README.md\n", (
+        "the index is untouched"
+    )
 
 
 def test_snapshot_and_restore_round_trip_and_leave_head_and_index_alone(workspace: Workspace):
@@ -196,12 +218,16 @@ def test_cleanup_removes_the_working_tree_and_its_git_dir(workspace: Workspace):
     assert not workspace.path.exists() and not workspace.git_dir.exists()
 
 
-def test_nothing_the_agent_writes_in_the_working_tree_runs_on_the_worker(workspace: Workspace, tmp_path: Path):
+def test_nothing_the_agent_writes_in_the_working_tree_runs_on_the_worker(
+    workspace: Workspace, tmp_path: Path
+):
     marker = tmp_path / "pwned"
     # A fake .git directory with hooks and an fsmonitor, in place of the real pointer...
     (workspace.path / ".git").unlink()
     (workspace.path / ".git" / "hooks").mkdir(parents=True)
-    (workspace.path / ".git" / "config").write_text(f"[core]\n\tfsmonitor = touch {marker}\n\thooksPath = hooks\n")
+    (workspace.path / ".git" / "config").write_text(
+        f"[core]\n\tfsmonitor = touch {marker}\n\thooksPath = hooks\n"
+    )
     hook = workspace.path / ".git" / "hooks" / "pre-commit"
     hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
     hook.chmod(0o755)
@@ -238,5 +264,8 @@ def test_a_stocked_spare_is_adopted_and_brought_up_to_date(origin: Path, cache: 
     assert (fresh.path / "README.md").stat().st_ino == kept, "the spare's unchanged files were not rewritten"
     assert fresh.head() == newer and (fresh.path / "src" / "app.py").read_text() == "print('v2')\n"
     assert (fresh.path / ".git").read_text().strip() == f"gitdir: {fresh.git_dir}"
-    assert fresh.git("status", "--porcelain") == "" and fresh.git("symbolic-ref", "HEAD").strip() == "refs/heads/slipway/8-new/1"
+    assert (
+        fresh.git("status", "--porcelain") == ""
+        and fresh.git("symbolic-ref", "HEAD").strip() == "refs/heads/slipway/8-new/1"
+    )
     assert continued.head() == newer and not list(spare.parent.iterdir())

@@ -133,3 +133,29 @@ def test_a_command_cannot_write_into_or_read_from_the_channel_to_the_worker(sand
     assert done.exit_code == 3
     assert sandbox.exec("exit 5").exit_code == 5 and sandbox.exec("echo clean").output == "clean\n"
     assert "Permission denied" in sandbox.exec("ls /proc/1/fd").output
+
+
+@pytest.mark.parametrize("place", ["/tmp", "/dev/shm"])
+def test_scratch_space_is_bounded(sandbox: Sandbox, place: str):
+    done = sandbox.exec(f"head -c 100000000 /dev/zero > {place}/filler; echo $?; rm -f {place}/filler")
+
+    assert "No space left on device" in done.output and done.output.splitlines()[-1] != "0"
+
+
+def test_programs_may_run_from_tmp(sandbox: Sandbox):
+    done = sandbox.exec("printf '#!/bin/sh\\necho ran\\n' > /tmp/tool && chmod +x /tmp/tool && /tmp/tool")
+
+    assert done.output == "ran\n"
+
+
+def test_a_memory_hog_left_running_in_the_background_is_killed_too(sandbox: Sandbox):
+    hog = "python3 -c 'chunks = []\nwhile True: chunks.append(bytearray(16 * 2**20))'"
+    sandbox.exec(f"setsid {hog} > /dev/null 2>&1 < /dev/null & echo started")
+
+    deadline = time.monotonic() + 10
+    while (
+        sandbox.exec("cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c '[b]ytearray'").output.strip() != "0"
+    ):
+        assert time.monotonic() < deadline, "the background hog is still alive"
+        time.sleep(0.1)
+    assert sandbox.exec("echo fine").output == "fine\n"

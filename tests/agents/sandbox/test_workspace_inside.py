@@ -15,7 +15,9 @@ from tests.agents.sandbox.conftest import spec_for
 
 def git(repo: Path, *args: str) -> str:
     identity = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
-    return subprocess.run(["git", *identity, "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *identity, "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.fixture
@@ -27,7 +29,9 @@ def prepared(tmp_path: Path) -> Workspace:
     git(origin, "add", "-A")
     git(origin, "commit", "-q", "-m", "calc")
     mirror = MirrorCache(tmp_path / "mirrors").ensure(str(origin), "calc", allow_local=True)
-    return prepare_workspace(mirror, tmp_path / "workspaces" / "run", base="main", branch="slipway/1-fix-add/1")
+    return prepare_workspace(
+        mirror, tmp_path / "workspaces" / "run", base="main", branch="slipway/1-fix-add/1"
+    )
 
 
 @pytest.fixture
