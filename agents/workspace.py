@@ -176,6 +176,7 @@ def prepare_workspace(mirror: Path, dest: Path, *, base: str, branch: str) -> Wo
     if dest.exists() and any(dest.iterdir()):
         raise GitError(f"cannot prepare a workspace in {dest}: it is not empty")
     _check_branch(branch)
+    dest.parent.mkdir(parents=True, exist_ok=True)  # a spare is adopted by renaming it there
     adopted = _adopt_spare(mirror, dest, git_dir)
     if not adopted:
         _clone(mirror, dest, git_dir)

@@ -48,7 +48,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,10 @@ from agents.sandbox.base import (
     LABEL_DEADLINE,
     LABEL_RUN,
     WORKSPACE,
-    ExecResult,
-    OutputCallback,
     SandboxError,
     SandboxSpec,
 )
-from agents.sandbox.channel import Channel
+from agents.sandbox.channel import Channel, ChannelSandbox
 from agents.sandbox.host import (
     SANDBOX_GID,
     SANDBOX_UID,
@@ -285,7 +283,7 @@ class BubblewrapBackend:
         return argv
 
 
-class BubblewrapSandbox:
+class BubblewrapSandbox(ChannelSandbox):
     def __init__(
         self,
         backend: BubblewrapBackend,
@@ -305,30 +303,6 @@ class BubblewrapSandbox:
     def boot(self) -> None:
         self._channel.boot(server_source())
 
-    def exec(
-        self,
-        command: str,
-        *,
-        timeout: float | None = None,
-        on_output: OutputCallback | None = None,
-        cwd: str = WORKSPACE,
-        env: Mapping[str, str] | None = None,
-    ) -> ExecResult:
-        return self._live().exec(
-            command,
-            timeout=timeout or self.spec.limits.command_timeout,
-            limit=self.spec.limits.output_limit,
-            on_output=on_output,
-            cwd=cwd,
-            env=env,
-        )
-
-    def read_file(self, path: str) -> bytes:
-        return self._live().read_file(path)
-
-    def write_file(self, path: str, data: bytes) -> None:
-        self._live().write_file(path, data)
-
     def stop(self) -> None:
         if self._stopped:
             return
@@ -339,16 +313,6 @@ class BubblewrapSandbox:
         destroy(self.backend.state_dir, self.record)
         self.process.wait()
 
-    def __enter__(self) -> BubblewrapSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _live(self) -> Channel:
-        if self._stopped:
-            raise SandboxError(f"sandbox {self.id} is stopped")
-        return self._channel
 
 
 def destroy(state_dir: Path, record: Record) -> None:

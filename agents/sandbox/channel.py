@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from agents.sandbox import execserver
-from agents.sandbox.base import WORKSPACE, ExecResult, OutputCallback, SandboxError
+from agents.sandbox.base import WORKSPACE, ExecResult, OutputCallback, SandboxError, SandboxSpec
 
 log = logging.getLogger(__name__)
 
@@ -209,3 +209,53 @@ class Channel:
 
 def _absolute(path: str) -> str:
     return posixpath.normpath(posixpath.join(WORKSPACE, path))
+
+
+class ChannelSandbox:
+    """What both backends' sandboxes share: every call goes to the exec server over a channel.
+
+    A subclass sets ``id``, ``spec`` and ``_channel`` and implements ``stop`` (which sets ``_stopped``).
+    """
+
+    id: str
+    spec: SandboxSpec
+    _channel: Channel | None = None
+    _stopped: bool = False
+
+    def exec(
+        self,
+        command: str,
+        *,
+        timeout: float | None = None,
+        on_output: OutputCallback | None = None,
+        cwd: str = WORKSPACE,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        return self._live().exec(
+            command,
+            timeout=timeout or self.spec.limits.command_timeout,
+            limit=self.spec.limits.output_limit,
+            on_output=on_output,
+            cwd=cwd,
+            env=env,
+        )
+
+    def read_file(self, path: str) -> bytes:
+        return self._live().read_file(path)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        self._live().write_file(path, data)
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> ChannelSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _live(self) -> Channel:
+        if self._stopped or self._channel is None:
+            raise SandboxError(f"sandbox {self.id[:20]} is stopped")
+        return self._channel

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -27,12 +27,10 @@ from agents.sandbox.base import (
     LABEL_DEADLINE,
     LABEL_RUN,
     WORKSPACE,
-    ExecResult,
-    OutputCallback,
     SandboxError,
     SandboxSpec,
 )
-from agents.sandbox.channel import Channel
+from agents.sandbox.channel import Channel, ChannelSandbox
 from agents.sandbox.docker_streams import MOUNT_POINT, AttachStream, Listener, SocketStream, is_local
 from agents.sandbox.host import command_env, sandbox_labels, sandbox_user, server_argv, server_source
 
@@ -165,7 +163,7 @@ class DockerBackend:
         return removed
 
 
-class DockerSandbox:
+class DockerSandbox(ChannelSandbox):
     def __init__(self, backend: DockerBackend, container: Any, spec: SandboxSpec) -> None:
         self.backend = backend
         self.container = container
@@ -198,30 +196,6 @@ class DockerSandbox:
         self._channel = Channel(SocketStream(conn, attach), self.id[:12])
         self._channel.ready()
 
-    def exec(
-        self,
-        command: str,
-        *,
-        timeout: float | None = None,
-        on_output: OutputCallback | None = None,
-        cwd: str = WORKSPACE,
-        env: Mapping[str, str] | None = None,
-    ) -> ExecResult:
-        return self._live().exec(
-            command,
-            timeout=timeout or self.spec.limits.command_timeout,
-            limit=self.spec.limits.output_limit,
-            on_output=on_output,
-            cwd=cwd,
-            env=env,
-        )
-
-    def read_file(self, path: str) -> bytes:
-        return self._live().read_file(path)
-
-    def write_file(self, path: str, data: bytes) -> None:
-        self._live().write_file(path, data)
-
     def stop(self) -> None:
         if self._stopped:
             return
@@ -235,16 +209,6 @@ class DockerSandbox:
         except docker.errors.DockerException as exc:
             raise SandboxError(f"cannot remove sandbox container {self.id[:12]}: {_first_line(exc)}") from exc
 
-    def __enter__(self) -> DockerSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _live(self) -> Channel:
-        if self._stopped or self._channel is None:
-            raise SandboxError(f"sandbox {self.id[:12]} is stopped")
-        return self._channel
 
 
 def _first_line(exc: BaseException) -> str:
