@@ -82,6 +82,8 @@ class Intent(models.Model):
     )
     requires_plan_approval = models.BooleanField(default=False)
     model = models.ForeignKey("runs.ModelConfig", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Runs start here instead of at the tip of the default branch: evaluation tasks are pinned to a commit.
+    base_commit = models.CharField(max_length=64, blank=True, default="")
     author = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="intents")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     status_changed_at = models.DateTimeField(auto_now_add=True)
@@ -98,6 +100,12 @@ class Intent(models.Model):
             models.Index(fields=["project", "status"], name="intent_board"),
             models.Index(fields=["team", "created_at"], name="intent_team_created"),
             models.Index(fields=["team", "status"], name="intent_team_status"),
+            # The dashboard: intents merged in a period, and intents that ended (entered merged,
+            # cancelled or failed) in a period, for its flow and work-in-progress charts.
+            models.Index(fields=["team", "merged_at"], name="intent_team_merged"),
+            models.Index(fields=["team", "status", "status_changed_at"], name="intent_team_status_changed"),
+            # The board: the first cards of a column, in the column's order, without sorting the column.
+            models.Index(fields=["project", "status", "-priority", "-status_changed_at"], name="intent_board_order"),
             GinIndex(fields=["labels"], name="intent_labels"),
         ]
 

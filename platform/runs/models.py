@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.validators import URLValidator
 from django.db import models
 
 from config import crypto
@@ -30,7 +31,9 @@ class ModelConfig(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="model_configs")
     name = models.CharField(max_length=100)
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.OPENAI)
-    base_url = models.URLField("base URL", max_length=500, blank=True)
+    base_url = models.CharField(
+        "base URL", max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
     model = models.CharField(max_length=200)
     api_key_encrypted = models.TextField(blank=True, editable=False)
     input_price = models.DecimalField(
@@ -149,6 +152,11 @@ class AgentRun(models.Model):
             models.Index(fields=["team", "created_at"], name="run_team_created"),
             models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
             models.Index(fields=["project", "status"], name="run_project_status"),
+            # The dashboard: runs that ended in a period; an intent's first start (its queue wait).
+            models.Index(fields=["team", "finished_at"], name="run_team_finished"),
+            models.Index(fields=["intent", "started_at"], name="run_intent_started"),
+            # The dashboard's spend this month, read on every refresh of its live block: index only.
+            models.Index(fields=["team", "created_at"], include=["cost"], name="run_team_created_cost"),
         ]
 
     def __str__(self) -> str:
