@@ -4,26 +4,37 @@ Every event becomes a ``RunEvent`` row with the run's next sequence number,
 and only then goes to the run's channel group. Streamed fragments (message
 deltas, command output chunks) are coalesced for up to ``FLUSH_INTERVAL``
 so a chatty model or a flood of output costs a row per 50 ms, not per token.
+
+The rows are written by a thread of the recorder's own, which takes every
+event waiting and writes them in one transaction: a commit waits for the disk
+(2 to 3 ms here), so one commit per event would cap a run at a few hundred
+events a second, and the agent would wait on each. The sink itself only
+numbers the event and queues it. ``close()`` waits until every event is
+written and published; events after it are written at once, by the caller.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from agents.events import Event
-from runs.broadcast import send_now
+from runs.broadcast import publish
 from runs.models import AgentRun, RunEvent
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.05
 MAX_COALESCED = 32_768  # characters in one coalesced payload before it is written anyway
+MAX_BATCH = 500  # rows in one transaction (and one message)
+
+Row = tuple[int, str, dict[str, Any]]
 
 
 def _coalesce_key(event: Event) -> tuple[str, str] | None:
@@ -41,18 +52,24 @@ class EventRecorder:
         last = RunEvent.objects.filter(run_id=run.pk).order_by("-seq").values_list("seq", flat=True).first()
         self.next_seq = (last or 0) + 1
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._pending: tuple[tuple[str, str], str, dict[str, Any], float] | None = None
+        self._rows: list[Row] = []  # numbered, waiting for the writer
         self._interval = flush_interval
-        self._closed = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name=f"events-{run.pk}", daemon=True)
-        self._ticker.start()
+        self._closed = False
+        self._failed: Exception | None = None
         self.last_write = 0.0
+        self._sent: concurrent.futures.Future[None] | None = None
+        self._writer = threading.Thread(target=self._work, name=f"events-{run.pk}", daemon=True)
+        self._writer.start()
 
     # -- the sink -------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
         key = _coalesce_key(event)
         with self._lock:
+            if self._failed is not None:
+                raise self._failed
             if key is not None:
                 text_field = "delta" if key[0] == "message" else "chunk"
                 piece = str(event.payload.get(text_field, ""))
@@ -62,9 +79,10 @@ class EventRecorder:
                     return
                 self._flush_locked()
                 self._pending = (key, piece, dict(event.payload), time.monotonic())
+                self._wake.notify()  # the writer times the flush of this fragment
                 return
             self._flush_locked()
-            self._write(event.kind, event.payload)
+            self._add_locked(event.kind, event.payload)
         if event.kind == "usage":
             self._account(event.payload)
 
@@ -73,21 +91,18 @@ class EventRecorder:
         self(Event(kind, payload))  # type: ignore[arg-type]
 
     def close(self) -> None:
-        self._closed.set()
+        """Write and publish everything so far (the run's end is announced next)."""
         with self._lock:
             self._flush_locked()
+            self._closed = True
+            self._wake.notify()
+        if self._writer.is_alive():
+            self._writer.join()
+        sent = self._sent
+        if sent is not None:
+            concurrent.futures.wait([sent], timeout=5)
 
     # -- internals ------------------------------------------------------------
-
-    def _tick(self) -> None:
-        while not self._closed.wait(self._interval):
-            with self._lock:
-                if self._pending is not None and time.monotonic() - self._pending[3] >= self._interval:
-                    try:
-                        self._flush_locked()
-                    except Exception:
-                        log.warning("flushing events of run %s failed", self.run_id, exc_info=True)
-        connection.close()  # this thread's own connection
 
     def _flush_locked(self) -> None:
         if self._pending is None:
@@ -95,15 +110,59 @@ class EventRecorder:
         (kind, _), text, payload, _ = self._pending
         self._pending = None
         payload["delta" if kind == "message" else "chunk"] = text
-        self._write(kind, payload)
+        self._add_locked(kind, payload)
 
-    def _write(self, kind: str, payload: dict[str, Any]) -> None:
-        seq = self.next_seq
-        RunEvent.objects.create(run_id=self.run_id, seq=seq, kind=kind, payload=payload)
-        self.next_seq = seq + 1
+    def _add_locked(self, kind: str, payload: dict[str, Any]) -> None:
+        row = (self.next_seq, kind, payload)
+        self.next_seq += 1
+        if self._closed:  # the writer is gone: write it here, now
+            self._write([row])
+            return
+        self._rows.append(row)
+        self._wake.notify()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    while not self._rows and not self._closed:
+                        if self._pending is None:
+                            self._wake.wait()
+                            continue
+                        due = self._pending[3] + self._interval - time.monotonic()
+                        if due > 0:
+                            self._wake.wait(due)
+                        else:
+                            self._flush_locked()
+                    rows, self._rows = self._rows[:MAX_BATCH], self._rows[MAX_BATCH:]
+                    if not rows and self._closed:
+                        return
+                try:
+                    self._write(rows)
+                except Exception as exc:
+                    log.warning("writing events of run %s failed", self.run_id, exc_info=True)
+                    with self._lock:
+                        self._failed = exc  # the agent's next event raises it: the run fails loudly
+                        self._rows = []
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _write(self, rows: list[Row]) -> None:
+        with transaction.atomic():
+            RunEvent.objects.bulk_create(
+                [RunEvent(run_id=self.run_id, seq=seq, kind=kind, payload=payload) for seq, kind, payload in rows]
+            )
         self.last_write = time.monotonic()
-        # Autocommit: the row is committed, so the browser may hear of it now.
-        send_now(f"run.{self.run_id}", {"type": "run.event", "seq": seq, "kind": kind, "payload": payload})
+        # Committed, so the browser may hear of them now: one message for the batch (each message
+        # costs every watching socket a wake-up). Publishing does not wait for Redis; the publisher
+        # keeps the order.
+        events = [{"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in rows]
+        message = {"type": "run.event", **events[0]} if len(events) == 1 else {"type": "run.events", "events": events}
+        try:
+            self._sent = publish(f"run.{self.run_id}", message)
+        except Exception:  # best effort: the rows are committed, and sockets read gaps from them
+            log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
 
     def _account(self, payload: dict[str, Any]) -> None:
         AgentRun.objects.filter(pk=self.run_id).update(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.current import current_membership
 from accounts.models import Membership, Role
 from accounts.permissions import membership_for, require_role
-from runs import actions
+from runs import actions, live
 from runs.forms import ModelConfigForm, PlanForm
 from runs.models import AgentRun, ModelConfig
 
@@ -84,15 +86,35 @@ def model_edit(request: HttpRequest, model_id: int) -> HttpResponse:
     return _model_form(request, membership, config)
 
 
+def _change_request_of(run: AgentRun) -> Any:
+    from reviews.models import ChangeRequest
+
+    return ChangeRequest.objects.filter(intent_id=run.intent_id).first()
+
+
+# Parts of the run page that depend on who looks (forms with a CSRF token, role checks): the live
+# feed cannot render them, so it asks the browser to fetch them again from here when they change.
+RUN_PARTS = ("actions", "approval")
+
+
 @login_required
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run, membership = _get_run_for_user(request, run_id)
-    events = list(run.events.order_by("seq"))
-    return render(
-        request,
-        "runs/detail.html",
-        {"nav": "projects", "run": run, "intent": run.intent, "project": run.project, "events": events, "membership": membership},
-    )
+    context: dict[str, Any] = {
+        "nav": "projects",
+        "run": run,
+        "intent": run.intent,
+        "project": run.project,
+        "membership": membership,
+        "can_act": membership.can(Role.MEMBER),
+        "change_request": _change_request_of(run),
+    }
+    part = request.GET.get("part", "")
+    if part in RUN_PARTS:
+        return render(request, f"runs/detail.html#{part}", context)
+    context["fold"] = live.page_fold(run.pk)
+    context["diff_view"] = live.diff_view(run)
+    return render(request, "runs/detail.html", context)
 
 
 @login_required

@@ -110,3 +110,56 @@ def wait_for(
             tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n--- worker log ---\n{tail}")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def web_server(data_dir: Path, *, log: Path | None = None, **env: str) -> Iterator[str]:
+    """uvicorn serving the platform (HTTP and websockets) on a free loopback port, on this test's
+    database and Redis; yields its base URL once it answers."""
+    import urllib.request
+
+    port = free_port()
+    log_file = open(log or data_dir / f"web-{port}.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "config.asgi:application",
+            "--app-dir", str(ROOT / "platform"), "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=platform_env(data_dir, **env),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the web server exited with {proc.returncode}: {Path(log_file.name).read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/static/js/live.js", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(answers, timeout=30, what="the web server", log=Path(log_file.name))
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log_file.close()
