@@ -21,5 +21,7 @@ app.conf.beat_schedule = {
     "recover-stalled-runs": {"task": "runs.tasks.recover_stalled_runs", "schedule": 30.0},
     "dispatch-queued-runs": {"task": "runs.tasks.dispatch_queued_runs", "schedule": 15.0},
     "reap-sandboxes": {"task": "runs.tasks.reap_sandboxes", "schedule": 60.0},
+    # Catches evaluation results whose grading was never queued (a lost hook).
+    "grade-pending-evaluations": {"task": "evals.tasks.grade_pending", "schedule": 60.0},
 }
 app.autodiscover_tasks()

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "runs",
     "reviews",
     "dashboard",
+    "evals",
 ]
 
 MIDDLEWARE = [
@@ -195,3 +196,8 @@ SLIPWAY_MODEL_BACKOFF = env_float("SLIPWAY_MODEL_BACKOFF", 1.0)
 # A running run whose heartbeat is older than this lost its worker: it is requeued to resume.
 SLIPWAY_STALL_SECONDS = env_float("SLIPWAY_STALL_SECONDS", 90.0)
 SLIPWAY_MAX_RESUMES = env_int("SLIPWAY_MAX_RESUMES", 2)
+
+# /metrics (Prometheus text): a request with `Authorization: Bearer <token>`, or a staff user.
+SLIPWAY_METRICS_TOKEN = env_str("SLIPWAY_METRICS_TOKEN", "")
+# Dashboard figures over a period are recomputed at most this often per team and filters (0: always).
+SLIPWAY_DASHBOARD_CACHE_SECONDS = env_int("SLIPWAY_DASHBOARD_CACHE_SECONDS", 60)

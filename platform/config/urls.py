@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("runs.urls")),
     path("", include("reviews.urls")),
     path("", include("dashboard.urls")),
+    path("", include("evals.urls")),
 ]
 
 handler400 = "config.errors.bad_request"

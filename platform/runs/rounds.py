@@ -32,9 +32,12 @@ def best_of(runs: list[AgentRun]) -> AgentRun | None:
 @transaction.atomic
 def finish_round(intent_id: int, round_: int) -> AgentRun | None:
     """Called as each run ends; acts once the last attempt of the round is in."""
+    from evals.hooks import round_changed
     from intents.actions import do_set_status
     from reviews.actions import do_propose
 
+    # Rewards and evaluation grading follow every run's end; robust: they never break a run.
+    transaction.on_commit(lambda: round_changed(intent_id, round_), robust=True)
     intent = Intent.objects.select_for_update().select_related("project", "team").get(pk=intent_id)
     runs = list(AgentRun.objects.filter(intent=intent, round=round_))
     if any(r.status not in FINISHED for r in runs):
