@@ -291,14 +291,15 @@ class Workspace:
         self.git(*args, env=_identity(author_name, author_email))
         return self.head()
 
-    def diff(self, base: str) -> str:
-        """Unified diff from ``base`` to the working tree as it is, untracked files included."""
-        base_commit = self._commit(base)
-        return self.git("diff", "--no-color", "--no-ext-diff", "--no-textconv", base_commit, self.tree())
+    def diff(self, base: str, to: str | None = None) -> str:
+        """Unified diff from ``base`` to ``to`` (a commit), by default the working tree as it is,
+        untracked files included."""
+        return self.git("diff", "--no-color", "--no-ext-diff", "--no-textconv", self._commit(base), to or self.tree())
 
-    def diff_stat(self, base: str) -> DiffStat:
-        base_commit = self._commit(base)
-        out = self.git("diff", "--numstat", "--no-ext-diff", "--no-textconv", "-z", base_commit, self.tree())
+    def diff_stat(self, base: str, to: str | None = None) -> DiffStat:
+        out = self.git(
+            "diff", "--numstat", "--no-ext-diff", "--no-textconv", "-z", self._commit(base), to or self.tree()
+        )
         files = additions = deletions = 0
         for entry in out.split("\0"):
             counts = entry.split("\t")

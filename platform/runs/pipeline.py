@@ -49,10 +49,6 @@ class RunGone(Exception):
 # -- claiming ------------------------------------------------------------------
 
 
-def hostname() -> str:
-    return f"{socket.gethostname()}:{threading.get_native_id()}"
-
-
 def claim_run(run_id: int, lease: str, worker: str) -> AgentRun | None:
     """Take the run if it is still waiting for this dispatch; None when another delivery got there first."""
     now = timezone.now()
@@ -169,28 +165,34 @@ def prepare(run: AgentRun, recorder: EventRecorder) -> Workspace:
     base_ref = f"refs/remotes/origin/{project.default_branch}"
     if run.kind == "rebase":
         recorder.record("status", status="rebasing", detail=f"merging the new {project.default_branch} into {branch}")
-        merged = workspace._run("merge", "--no-edit", "--no-ff", base_ref, check=False,
-                                env={"GIT_AUTHOR_NAME": AGENT_NAME, "GIT_AUTHOR_EMAIL": AGENT_EMAIL,
-                                     "GIT_COMMITTER_NAME": AGENT_NAME, "GIT_COMMITTER_EMAIL": AGENT_EMAIL})
+        merged = workspace._run("merge", "--no-edit", "--no-ff", base_ref, check=False, env=_agent_identity())
         if merged.returncode != 0:
             conflicted = workspace.git("diff", "--name-only", "--diff-filter=U").split()
             recorder.record("status", status="conflicts", detail="conflicts in " + ", ".join(conflicted[:20]))
-    # The change is measured from where the branch left the base, across every round.
     if pinned:
         base_sha = workspace.resolve(pinned) or workspace.base
+    elif run.kind == "rebase":
+        # Measured against the new base: the merge that brings it in is committed at the end.
+        base_sha = workspace.resolve(base_ref) or workspace.base
     else:
+        # The change is measured from where the branch left the base, across every round.
         base_sha = workspace.git("merge-base", base_ref, "HEAD").strip() or workspace.base
     AgentRun.objects.filter(pk=run.pk).update(branch=branch, base_sha=base_sha)
     run.branch, run.base_sha = branch, base_sha
     return workspace
 
 
+def _agent_identity() -> dict[str, str]:
+    return {"GIT_AUTHOR_NAME": AGENT_NAME, "GIT_AUTHOR_EMAIL": AGENT_EMAIL, "GIT_COMMITTER_NAME": AGENT_NAME, "GIT_COMMITTER_EMAIL": AGENT_EMAIL}
+
+
 def publish(run: AgentRun, workspace: Workspace) -> None:
-    """Push the run's branch to the linked repository (where reviewers and merges find it), then refresh the mirror."""
+    """Push the run's branch to the linked repository, where people and other tools find it, and
+    into the mirror too (a local push, cheaper than fetching it back), where merges read it."""
     workspace.push(
         run.project.repo_url, run.branch, credentials_for(run), allow_local=settings.SLIPWAY_ALLOW_LOCAL_REPOS
     )
-    mirror_for(run)
+    workspace.push(str(workspace.mirror), run.branch, allow_local=True)
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -233,9 +235,22 @@ class Heartbeat:
             connection.close()
 
 
-def execute(run_id: int, lease: str) -> str:
+def relax_durability() -> None:
+    """This session's commits return before the WAL reaches the disk.
+
+    A worker writes many small rows (events, heartbeats, step state); waiting for
+    an fsync on each (2 to 5 ms here) is most of the platform's cost per step. A
+    crash of PostgreSQL itself may lose the last fraction of a second of them; a
+    crash of the worker loses nothing that was committed.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+
+
+def execute(run_id: int, lease: str, worker: str = "") -> str:
     """Run one claimed agent run to its end; return its final status (or 'skipped')."""
-    run = claim_run(run_id, lease, hostname())
+    relax_durability()
+    run = claim_run(run_id, lease, worker or socket.gethostname())
     if run is None:
         log.info("run %s: not claimable with lease %s (already taken, cancelled or gone)", run_id, lease)
         return "skipped"
@@ -301,8 +316,13 @@ def execute(run_id: int, lease: str) -> str:
         if workspace is not None and run.status != RunStatus.AWAITING_PLAN:
             workspace.cleanup()
         from runs.dispatch import dispatch_queued_runs
+        from runs.tasks import stock_workspaces
 
         dispatch_queued_runs()
+        try:
+            stock_workspaces.apply_async(args=[run.project_id], queue="default")
+        except Exception:  # a spare is an optimisation: never fail a run for it
+            log.warning("could not ask for a spare workspace of project %s", run.project_id, exc_info=True)
 
 
 def setup(run: AgentRun, backend: Any, workspace: Workspace, recorder: EventRecorder) -> None:
@@ -319,18 +339,27 @@ def setup(run: AgentRun, backend: Any, workspace: Workspace, recorder: EventReco
         raise ValueError(f"the setup command failed with exit code {result.exit_code}: {result.output[-500:]}")
 
 
+# Tools that leave the workspace as it was: a step that used only these needs no new snapshot.
+# Test runs count as such: test output is ignored or regenerated by the next run after a resume.
+READ_ONLY_TOOLS = frozenset({"view_file", "search", "run_tests", "submit"})
+
+
 class StepSaver:
     """After each agent step: snapshot the workspace on a hidden ref and store the history."""
 
     def __init__(self, run: AgentRun, workspace: Workspace) -> None:
         self.run = run
         self.workspace = workspace
+        self.ref = run.snapshot_ref
 
     def __call__(self, step: int, state: ResumeState) -> None:
-        ref = f"{SNAPSHOT_PREFIX}/{self.run.pk}/{step}"
-        self.workspace.snapshot(ref)
+        calls = state.step_records[-1].get("tool_calls", []) if state.step_records else []
+        # Until the first change there is nothing to snapshot: a resume starts from a fresh checkout.
+        if any(call.get("name") not in READ_ONLY_TOOLS for call in calls):
+            self.ref = f"{SNAPSHOT_PREFIX}/{self.run.pk}/{step}"
+            self.workspace.snapshot(self.ref)
         updated = AgentRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).update(
-            state=state.to_dict(), snapshot_ref=ref, steps=state.steps, heartbeat_at=timezone.now()
+            state=state.to_dict(), snapshot_ref=self.ref, steps=state.steps, heartbeat_at=timezone.now()
         )
         if updated != 1:
             raise RunGone(f"run {self.run.pk} is no longer running")
@@ -353,14 +382,20 @@ def conclude(run: AgentRun, result: RunResult, workspace: Workspace, recorder: E
             broadcast.run_changed(run)
         return RunStatus.AWAITING_PLAN
 
+    if (workspace.git_dir / "MERGE_HEAD").exists():
+        # A rebase run: the merge of the new base is committed even when the resolution equals HEAD's tree.
+        workspace.git("add", "--all")
+        workspace.git("commit", "--quiet", "--no-verify", "--no-edit", env=_agent_identity())
     head = workspace.commit_all(
         f"{run.intent.title}\n\n{result.summary or result.reason}".strip(),
         author_name=AGENT_NAME,
         author_email=AGENT_EMAIL,
         trailers={"Intent-Id": str(run.intent_id), "Run-Id": str(run.pk)},
     )
-    diff = workspace.diff(run.base_sha)
-    stat = workspace.diff_stat(run.base_sha)
+    head = head or workspace.head()
+    # Everything is committed now: the diff is between two commits, no need to hash the tree again.
+    diff = workspace.diff(run.base_sha, head)
+    stat = workspace.diff_stat(run.base_sha, head)
     if diff:
         recorder.record("diff", files=stat.files, additions=stat.additions, deletions=stat.deletions)
         recorder.close()
@@ -368,7 +403,7 @@ def conclude(run: AgentRun, result: RunResult, workspace: Workspace, recorder: E
     reason = result.reason if not ok else ""
     if result.outcome == "submitted" and not diff:
         reason = "the agent submitted without changing anything"
-    if ok and head is not None:
+    if ok and head != run.base_sha:
         # Only proposals leave the worker: a failed attempt's branch would block a retry's push.
         publish(run, workspace)
     status = RunStatus.DONE if ok else (RunStatus.CANCELLED if result.outcome == "cancelled" else RunStatus.FAILED)
@@ -388,7 +423,7 @@ def conclude(run: AgentRun, result: RunResult, workspace: Workspace, recorder: E
             final=result.final.to_dict() if result.final else None,
             reward=reward,
             resolved=(reward or {}).get("resolved"),
-            head_sha=head or run.base_sha,
+            head_sha=head,
             diff=diff,
             diff_files=stat.files,
             diff_additions=stat.additions,

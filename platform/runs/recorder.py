@@ -122,6 +122,9 @@ class EventRecorder:
         self._wake.notify()
 
     def _work(self) -> None:
+        from runs.pipeline import relax_durability
+
+        relax_durability()  # this thread's own connection
         try:
             while True:
                 with self._lock:

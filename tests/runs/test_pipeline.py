@@ -11,10 +11,9 @@ import pytest
 from intents.actions import do_file_intent
 from intents.models import Intent, Status
 from reviews.models import ChangeRequest
-from runs.actions import do_approve_plan, do_cancel_intent, do_queue_intent
+from runs.actions import do_approve_plan, do_cancel_intent
 from runs.models import AgentRun, RunEvent, RunStatus
 from runs.recovery import recover_stalled_runs
-from tests.support.model_server import ModelServer
 from tests.support.platform import celery_worker, wait_for
 from tests.support.solver import demo_fixer
 
