@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SANDBOX_IMAGE ?= slipway-sandbox:latest
+# Two processes (the machines this runs on have two cores); a file's tests stay together.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 export SLIPWAY_SANDBOX_IMAGE ?= $(SANDBOX_IMAGE)
 
 .PHONY: run test setup deps system sandbox-image web worker beat lint bench clean
@@ -17,6 +19,8 @@ test: deps
 	@$(PY) -m playwright --version >/dev/null
 	@scripts/provision.sh --ci
 	@$(MAKE) --no-print-directory sandbox-image
+	$(VENV)/bin/ruff check agents platform tests bench scripts
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 $(VENV)/.installed: pyproject.toml requirements.lock

@@ -5,7 +5,15 @@ from typing import Any
 
 from django import forms
 
-from intents.models import ATTEMPTS_MAX, CRITERIA_MAX, DESCRIPTION_MAX, LABEL_MAX, LABELS_MAX, TITLE_MAX, Intent
+from intents.models import (
+    ATTEMPTS_MAX,
+    CRITERIA_MAX,
+    DESCRIPTION_MAX,
+    LABEL_MAX,
+    LABELS_MAX,
+    TITLE_MAX,
+    Intent,
+)
 
 _LABEL_RE = re.compile(r"^[\w][\w .:/+-]*$")
 

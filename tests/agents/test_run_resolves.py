@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -189,9 +188,7 @@ def test_the_fix_works_the_same_in_a_docker_sandbox(model_server, demo_repo, eve
     backend = get_backend("docker")
     problem = backend.check()
     if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+        pytest.fail(problem)  # a missing sandbox fails, never skips: CI installs it
     server = model_server(*FIX)
 
     with backend.start(SandboxSpec(workspace=demo_repo)) as sandbox:
