@@ -125,6 +125,7 @@ class ProjectSettingsForm(forms.ModelForm):
         ]
         labels = {
             "memory_mb": "Memory (MB)",
+            "cpus": "CPUs",
             "pids_limit": "Processes",
             "disk_mb": "Scratch disk (MB)",
             "credentials_username": "Access username",
@@ -141,6 +142,7 @@ class ProjectSettingsForm(forms.ModelForm):
         from runs.models import ModelConfig
 
         self.fields["default_model"].queryset = ModelConfig.objects.filter(team=self.instance.team)
+        self.fields["default_model"].empty_label = "Team default"
         self.fields["default_model"].help_text = "Used when an intent does not choose one; else the team's default."
 
     def clean_name(self) -> str:

@@ -95,5 +95,5 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(
         request,
         "projects/settings.html",
-        {"nav": "projects", "project": project, "form": form, "can_edit": can_edit},
+        {"nav": "projects", "project": project, "form": form, "can_edit": can_edit, "can_file": membership.can(Role.MEMBER)},
     )
