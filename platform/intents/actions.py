@@ -9,6 +9,7 @@ from django.db import transaction
 from accounts import audit
 from intents.models import Comment, Intent, Status
 from projects.models import Project
+from projects.queries import forget_filter_choices
 
 
 @transaction.atomic
@@ -18,6 +19,7 @@ def do_file_intent(project: Project, author: Any, intent: Intent, *, queue: bool
     intent.author = author
     intent.status = Status.DRAFT
     intent.save()
+    forget_filter_choices(project)
     if queue:
         from runs.actions import do_queue_intent
 
@@ -28,6 +30,7 @@ def do_file_intent(project: Project, author: Any, intent: Intent, *, queue: bool
 @transaction.atomic
 def do_update_intent(intent: Intent) -> Intent:
     intent.save()
+    forget_filter_choices(intent.project)
     return intent
 
 

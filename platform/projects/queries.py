@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import CharField, Count, F, Func, Q, QuerySet
 
 from intents.models import Intent, Status
@@ -63,18 +65,40 @@ def board(project: Project, params: Any) -> list[Column]:
     return list(columns.values())
 
 
+FILTER_CHOICES_TTL = 300
+
+
+def _filter_choices_key(project: Project) -> str:
+    # The project's creation time in the key: an id reused by a new database never reads old lists.
+    return f"board:choices:{project.pk}:{int(project.created_at.timestamp())}"
+
+
 def filter_choices(project: Project) -> dict[str, list[str]]:
-    labels = list(
-        Intent.objects.filter(project=project)
-        .annotate(label=Func(F("labels"), function="unnest", output_field=CharField()))
-        .values_list("label", flat=True)
-        .distinct()
-        .order_by("label")[:100]
-    )
-    authors = list(
-        Intent.objects.filter(project=project, author__isnull=False)
-        .values_list("author__username", flat=True)
-        .distinct()
-        .order_by("author__username")[:100]
-    )
-    return {"labels": labels, "authors": authors}
+    """The labels and authors the board offers as filters. Both are DISTINCT over every intent of
+    the project (about 25 ms at 14,000 intents), so the lists are cached for a few minutes and
+    forgotten when an intent is filed or edited in the product."""
+    key = _filter_choices_key(project)
+    choices = cache.get(key)
+    if choices is None:
+        labels = list(
+            Intent.objects.filter(project=project)
+            .annotate(label=Func(F("labels"), function="unnest", output_field=CharField()))
+            .values_list("label", flat=True)
+            .distinct()
+            .order_by("label")[:100]
+        )
+        authors = list(
+            Intent.objects.filter(project=project, author__isnull=False)
+            .values_list("author__username", flat=True)
+            .distinct()
+            .order_by("author__username")[:100]
+        )
+        choices = {"labels": labels, "authors": authors}
+        cache.set(key, choices, FILTER_CHOICES_TTL)
+    return choices
+
+
+def forget_filter_choices(project: Project) -> None:
+    """After a commit that may add a label or an author to the project's intents."""
+    key = _filter_choices_key(project)
+    transaction.on_commit(lambda: cache.delete(key))

@@ -44,7 +44,11 @@ def board_columns(project_id: int, params: dict[str, str]) -> dict[str, str]:
 def team_counts(team_id: int) -> dict[str, int]:
     """Runs by state, and today's finished ones: what changes as runs start and end."""
     since = timezone.now() - timedelta(hours=24)
-    return AgentRun.objects.filter(team_id=team_id).aggregate(
+    # Only the rows that can count: runs in flight (the (team, status) index) or finished in the
+    # last day (the (team, finished_at) index). Filtering on the team alone read every run it ever
+    # had: 50 ms at 120,000 runs, on every dashboard view and every team.changed frame.
+    in_flight = [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.AWAITING_PLAN]
+    return AgentRun.objects.filter(Q(status__in=in_flight) | Q(finished_at__gte=since), team_id=team_id).aggregate(
         queued=Count("id", filter=Q(status=RunStatus.QUEUED)),
         running=Count("id", filter=Q(status=RunStatus.RUNNING)),
         awaiting_plan=Count("id", filter=Q(status=RunStatus.AWAITING_PLAN)),

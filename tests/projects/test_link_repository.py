@@ -127,3 +127,23 @@ def test_the_board_answers_htmx_with_just_the_board(client, alice, project):
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="board"')
     assert "<html" not in body
+
+
+def test_the_board_filters_are_cached_yet_offer_a_new_label_at_once(
+    client, alice, project, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from intents.actions import do_file_intent
+    from intents.models import Intent
+
+    c = login(client, alice)
+    url = reverse("project_board", args=[project.pk])
+    assert 'value="urgent"' not in c.get(url).content.decode()
+    with CaptureQueriesContext(connection) as again:
+        c.get(url)
+    assert not any("unnest" in q["sql"] for q in again.captured_queries)  # the lists came from the cache
+    with django_capture_on_commit_callbacks(execute=True):
+        do_file_intent(project, alice, Intent(title="Hot", labels=["urgent"]), queue=False)
+    assert 'value="urgent"' in c.get(url).content.decode()
