@@ -44,6 +44,7 @@ from agents.git import GitCredentials, GitError, check_credentials_transport, ru
 AGENT_NAME = "Slipway Agent"
 AGENT_EMAIL = "agent@slipway.local"
 SNAPSHOT_PREFIX = "refs/slipway/"
+FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a commit's full name (SHA-1 or SHA-256)
 
 # For every git the worker runs in a workspace (on top of agents.git's hardening). The working
 # tree belongs to the sandbox's uid, hence safe.directory; git never looks into repositories the
@@ -182,8 +183,15 @@ def prepare_workspace(mirror: Path, dest: Path, *, base: str, branch: str) -> Wo
         _clone(mirror, dest, git_dir)
     workspace = Workspace(path=dest, git_dir=git_dir, mirror=mirror, branch=branch, base="")
     try:
-        continued = workspace.resolve(f"refs/remotes/origin/{branch}")
-        start = continued or workspace.resolve(f"refs/remotes/origin/{base}") or workspace.resolve(base)
+        if adopted:
+            # The spare borrows the mirror's objects (``clone --shared``): its refs are all it lacks
+            # of what the mirror learnt since it was made, and the mirror itself says where they are.
+            tips = _mirror_tips(mirror, (base, branch))
+            continued = tips.get(branch)
+            start = continued or tips.get(base) or workspace.resolve(base)
+        else:
+            continued = workspace.resolve(f"refs/remotes/origin/{branch}")
+            start = continued or workspace.resolve(f"refs/remotes/origin/{base}") or workspace.resolve(base)
         if start is None:
             raise GitError(f"the repository has no branch or commit {base!r}")
         if adopted:
@@ -191,14 +199,36 @@ def prepare_workspace(mirror: Path, dest: Path, *, base: str, branch: str) -> Wo
             spare_head = workspace.head()
             if spare_head != start:
                 workspace.git("read-tree", "-m", "-u", spare_head, start)
-            workspace.git("update-ref", f"refs/heads/{branch}", start)
+            # One transaction: the run's branch, and origin/<base> and origin/<branch> as the mirror has them.
+            updates = [f"update refs/heads/{branch} {start}"] + [
+                f"update refs/remotes/origin/{name} {tips[name]}" if name in tips else f"delete refs/remotes/origin/{name}"
+                for name in dict.fromkeys((base, branch))
+            ]
+            workspace.git("update-ref", "--stdin", input="\n".join(updates) + "\n")
             workspace.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
         else:
             workspace.git("checkout", "--quiet", "--no-track", "-B", branch, start)
     except BaseException:
         workspace.cleanup()
         raise
-    return Workspace(path=dest, git_dir=git_dir, mirror=mirror, branch=branch, base=start)
+    return Workspace(
+        path=dest, git_dir=git_dir, mirror=mirror, branch=branch, base=start, continued=continued is not None
+    )
+
+
+def _mirror_tips(mirror: Path, names: tuple[str, ...]) -> dict[str, str]:
+    """The commits the mirror's branches of these names point at (names it lacks are left out).
+
+    One ``for-each-ref`` of the names a run reads, where a ``fetch`` into an adopted spare would
+    compare every branch of the mirror: one per run ever proposed.
+    """
+    patterns = [f"refs/heads/{name}" for name in names]
+    listed = run_git(
+        ["--git-dir", str(mirror), "for-each-ref", "--format=%(objectname) %(refname)", "--", *patterns],
+        allow_local=True,
+    ).stdout.splitlines()
+    refs = dict(reversed(line.split(" ", 1)) for line in listed if line)
+    return {name: refs[pattern] for name, pattern in zip(names, patterns, strict=True) if pattern in refs}
 
 
 def _clone(mirror: Path, dest: Path, git_dir: Path) -> None:
@@ -229,8 +259,6 @@ def _adopt_spare(mirror: Path, dest: Path, git_dir: Path) -> bool:
             (claim / "tree.git").rename(git_dir)
             claim.rmdir()
             (dest / ".git").write_text(f"gitdir: {git_dir}\n")
-            # The branches the mirror learnt since the spare was made (a branch a review round continues).
-            run_git(["--git-dir", str(git_dir), "fetch", "--quiet", "--prune", "origin"], allow_local=True)
             return True
         except (OSError, GitError):
             for path in (claim, dest, git_dir):
@@ -247,6 +275,8 @@ class Workspace:
     branch: str
     base: str
     """The commit the workspace started from (the branch's tip when it continued one)."""
+    continued: bool = False
+    """Whether ``branch`` already existed (a later round of review) rather than starting at ``base``."""
 
     @property
     def readonly_mounts(self) -> tuple[tuple[Path, str], ...]:
@@ -371,6 +401,8 @@ class Workspace:
     # --- helpers ----------------------------------------------------------------
 
     def _commit(self, rev: str) -> str:
+        if FULL_SHA.fullmatch(rev):
+            return rev  # already a commit's name (a missing one fails in the command that reads it)
         commit = self.resolve(rev)
         if commit is None:
             raise GitError(f"no commit {rev!r} in the workspace")

@@ -166,6 +166,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 SLIPWAY_DATA_DIR = Path(env_str("SLIPWAY_DATA_DIR", str(BASE_DIR / "var")))
 SLIPWAY_MIRROR_DIR = SLIPWAY_DATA_DIR / "mirrors"
 SLIPWAY_WORKSPACE_DIR = SLIPWAY_DATA_DIR / "workspaces"
+# Checkouts kept ready per project, so a run adopts one instead of checking out every file.
+# Two keep one in reserve while the next is made (a spare is ready about a second after it starts).
+SLIPWAY_SPARE_WORKSPACES = env_int("SLIPWAY_SPARE_WORKSPACES", 2)
 # Local paths as repository URLs read the worker's own disk: only when an administrator allows it.
 SLIPWAY_ALLOW_LOCAL_REPOS = env_bool("SLIPWAY_ALLOW_LOCAL_REPOS", DEBUG)
 SLIPWAY_SANDBOX_BACKEND = env_str("SLIPWAY_SANDBOX_BACKEND", "auto")  # auto | docker | bubblewrap

@@ -165,18 +165,10 @@ def publish(group: str, message: dict[str, Any]) -> concurrent.futures.Future[No
     return publisher().publish(group, message)
 
 
-def send_now(group: str, message: dict[str, Any]) -> None:
-    """Send and wait until Redis has it (or give up quietly: the rows are committed either way)."""
-    if get_channel_layer() is None:
-        return
-    try:
-        publish(group, message).result(timeout=SEND_TIMEOUT)
-    except Exception:
-        log.warning("broadcast to %s failed", group, exc_info=True)
-
-
 def send_on_commit(group: str, message: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: send_now(group, message))
+    """Queue the message once the transaction commits. Nothing waits for Redis: the publisher keeps
+    the order, logs a failure, and the rows are committed either way (a socket reads them back)."""
+    transaction.on_commit(lambda: publish(group, message))
 
 
 def intent_changed(intent: Any) -> None:

@@ -9,6 +9,7 @@ result to ``finish_round``, which proposes the best attempt for review.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import socket
 import threading
@@ -174,9 +175,11 @@ def prepare(run: AgentRun, recorder: EventRecorder) -> Workspace:
     elif run.kind == "rebase":
         # Measured against the new base: the merge that brings it in is committed at the end.
         base_sha = workspace.resolve(base_ref) or workspace.base
-    else:
+    elif workspace.continued:
         # The change is measured from where the branch left the base, across every round.
         base_sha = workspace.git("merge-base", base_ref, "HEAD").strip() or workspace.base
+    else:
+        base_sha = workspace.base  # a new branch starts at the base's tip
     AgentRun.objects.filter(pk=run.pk).update(branch=branch, base_sha=base_sha)
     run.branch, run.base_sha = branch, base_sha
     return workspace
@@ -188,11 +191,18 @@ def _agent_identity() -> dict[str, str]:
 
 def publish(run: AgentRun, workspace: Workspace) -> None:
     """Push the run's branch to the linked repository, where people and other tools find it, and
-    into the mirror too (a local push, cheaper than fetching it back), where merges read it."""
-    workspace.push(
-        run.project.repo_url, run.branch, credentials_for(run), allow_local=settings.SLIPWAY_ALLOW_LOCAL_REPOS
-    )
-    workspace.push(str(workspace.mirror), run.branch, allow_local=True)
+    into the mirror too (a local push, cheaper than fetching it back), where merges read it.
+    The two pushes are independent, so they run side by side."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="push") as pool:
+        pushes = [
+            pool.submit(
+                workspace.push, run.project.repo_url, run.branch, credentials_for(run),
+                allow_local=settings.SLIPWAY_ALLOW_LOCAL_REPOS,
+            ),
+            pool.submit(workspace.push, str(workspace.mirror), run.branch, allow_local=True),
+        ]
+        for push in pushes:
+            push.result()
 
 
 # -- the run ---------------------------------------------------------------------------

@@ -10,12 +10,13 @@ event waiting and writes them in one transaction: a commit waits for the disk
 (2 to 3 ms here), so one commit per event would cap a run at a few hundred
 events a second, and the agent would wait on each. The sink itself only
 numbers the event and queues it. ``close()`` waits until every event is
-written and published; events after it are written at once, by the caller.
+written and handed to the publisher, whose queue keeps the order: what the caller
+announces next (the run's end) reaches browsers after them. Events after it are
+written at once, by the caller.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import threading
 import time
@@ -59,7 +60,6 @@ class EventRecorder:
         self._closed = False
         self._failed: Exception | None = None
         self.last_write = 0.0
-        self._sent: concurrent.futures.Future[None] | None = None
         self._writer = threading.Thread(target=self._work, name=f"events-{run.pk}", daemon=True)
         self._writer.start()
 
@@ -91,16 +91,17 @@ class EventRecorder:
         self(Event(kind, payload))  # type: ignore[arg-type]
 
     def close(self) -> None:
-        """Write and publish everything so far (the run's end is announced next)."""
+        """Write everything so far and queue it for publishing (the run's end is announced next).
+
+        It does not wait for Redis: a run's last events may wait up to one publishing slot
+        (``broadcast.EVENTS_EVERY``), and a status message queued after them still follows them.
+        """
         with self._lock:
             self._flush_locked()
             self._closed = True
             self._wake.notify()
         if self._writer.is_alive():
             self._writer.join()
-        sent = self._sent
-        if sent is not None:
-            concurrent.futures.wait([sent], timeout=5)
 
     # -- internals ------------------------------------------------------------
 
@@ -163,7 +164,7 @@ class EventRecorder:
         events = [{"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in rows]
         message = {"type": "run.event", **events[0]} if len(events) == 1 else {"type": "run.events", "events": events}
         try:
-            self._sent = publish(f"run.{self.run_id}", message)
+            publish(f"run.{self.run_id}", message)
         except Exception:  # best effort: the rows are committed, and sockets read gaps from them
             log.warning("publishing events of run %s failed", self.run_id, exc_info=True)
 

@@ -50,4 +50,6 @@ def stock_workspaces(project_id: int, **_: Any) -> int:
     mirrors = MirrorCache(Path(settings.SLIPWAY_MIRROR_DIR))
     if project is None or not (mirrors.mirror_path(f"project-{project_id}") / "HEAD").exists():
         return 0
-    return mirrors.stock(f"project-{project_id}", base=f"refs/heads/{project.default_branch}")
+    return mirrors.stock(
+        f"project-{project_id}", base=f"refs/heads/{project.default_branch}", count=settings.SLIPWAY_SPARE_WORKSPACES
+    )

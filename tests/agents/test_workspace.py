@@ -269,3 +269,6 @@ def test_a_stocked_spare_is_adopted_and_brought_up_to_date(origin: Path, cache: 
         and fresh.git("symbolic-ref", "HEAD").strip() == "refs/heads/slipway/8-new/1"
     )
     assert continued.head() == newer and not list(spare.parent.iterdir())
+    # What a run reads of the remote is current (the merge base of a review round comes from it).
+    assert fresh.resolve("refs/remotes/origin/main") == newer
+    assert fresh.resolve("refs/remotes/origin/slipway/8-new/1") is None
