@@ -23,6 +23,7 @@ from agents.llm.base import (
     ModelReply,
     StatusCallback,
     ToolCall,
+    ToolModeSwitch,
     ToolSpec,
     Usage,
     assistant_reply,
@@ -86,7 +87,7 @@ def to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]
     return "\n\n".join(system), turns
 
 
-class AnthropicModel:
+class AnthropicModel(ToolModeSwitch):
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         self._tool_mode: ToolMode = config.tool_mode
@@ -97,13 +98,6 @@ class AnthropicModel:
             timeout=config.request_timeout,
             max_retries=0,
         )
-
-    @property
-    def tool_mode(self) -> ToolMode:
-        return self._tool_mode
-
-    def use_text_mode(self) -> None:
-        self._tool_mode = "text"
 
     def query(
         self,

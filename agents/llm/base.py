@@ -95,6 +95,19 @@ class Model(Protocol):
         ...
 
 
+class ToolModeSwitch:
+    """Native tool calls until the server refuses them, then the text protocol for the rest of the run."""
+
+    _tool_mode: ToolMode
+
+    @property
+    def tool_mode(self) -> ToolMode:
+        return self._tool_mode
+
+    def use_text_mode(self) -> None:
+        self._tool_mode = "text"
+
+
 def price(usage: Usage, config: ModelConfig, provider_cost: float | None = None) -> Usage:
     """Fill in the cost: the configured prices, else what the provider reported (OpenRouter does)."""
     computed = (

@@ -25,6 +25,7 @@ from agents.llm.base import (
     ModelReply,
     StatusCallback,
     ToolCall,
+    ToolModeSwitch,
     ToolSpec,
     Usage,
     assistant_reply,
@@ -45,7 +46,7 @@ from agents.outcomes import ContextOverflow, ModelError, ToolsUnsupported
 _PARSE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
-class OpenAICompatModel:
+class OpenAICompatModel(ToolModeSwitch):
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         self._tool_mode: ToolMode = config.tool_mode
@@ -62,13 +63,6 @@ class OpenAICompatModel:
             timeout=config.request_timeout,
             max_retries=0,
         )
-
-    @property
-    def tool_mode(self) -> ToolMode:
-        return self._tool_mode
-
-    def use_text_mode(self) -> None:
-        self._tool_mode = "text"
 
     def query(
         self,
