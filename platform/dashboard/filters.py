@@ -64,46 +64,35 @@ class Filters:
 
     def intents(self) -> Q:
         """Intents of the team matching the filters (any period)."""
-        q = Q(team=self.team)
-        if self.project:
-            q &= Q(project_id=self.project)
-        if self.requester:
-            q &= Q(author__username=self.requester)
-        if self.label:
-            q &= Q(labels__contains=[self.label])
-        if self.status:
-            q &= Q(status=self.status)
+        q = self._of_intent("")
         if self.model:
             q &= Exists(AgentRun.objects.filter(intent_id=OuterRef("pk"), model_id=self.model))
         return q
 
     def runs(self) -> Q:
         """Runs of the team matching the filters: the model filter picks runs, the others their intents."""
-        q = Q(team=self.team)
-        if self.project:
-            q &= Q(project_id=self.project)
+        q = self._of_intent("intent__")
         if self.model:
             q &= Q(model_id=self.model)
-        if self.requester:
-            q &= Q(intent__author__username=self.requester)
-        if self.label:
-            q &= Q(intent__labels__contains=[self.label])
-        if self.status:
-            q &= Q(intent__status=self.status)
         return q
 
     def change_requests(self) -> Q:
+        q = self._of_intent("intent__")
+        if self.model:
+            q &= Exists(AgentRun.objects.filter(intent_id=OuterRef("intent_id"), model_id=self.model))
+        return q
+
+    def _of_intent(self, path: str) -> Q:
+        """The team, the project and the filters on the intent, reached through ``path`` ('' or 'intent__')."""
         q = Q(team=self.team)
         if self.project:
             q &= Q(project_id=self.project)
         if self.requester:
-            q &= Q(intent__author__username=self.requester)
+            q &= Q(**{f"{path}author__username": self.requester})
         if self.label:
-            q &= Q(intent__labels__contains=[self.label])
+            q &= Q(**{f"{path}labels__contains": [self.label]})
         if self.status:
-            q &= Q(intent__status=self.status)
-        if self.model:
-            q &= Exists(AgentRun.objects.filter(intent_id=OuterRef("intent_id"), model_id=self.model))
+            q &= Q(**{f"{path}status": self.status})
         return q
 
     @property
