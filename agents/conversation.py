@@ -87,6 +87,7 @@ class Conversation:
         totals.completion_tokens += usage.completion_tokens
         totals.cost += usage.cost
         totals.model_calls += 1
+        totals.model_seconds += reply.duration
         record.prompt_tokens, record.completion_tokens, record.cost = (
             usage.prompt_tokens,
             usage.completion_tokens,
@@ -99,10 +100,13 @@ class Conversation:
             completion_tokens=usage.completion_tokens,
             cost=usage.cost,
             estimated=usage.estimated,
+            seconds=round(reply.duration, 3),  # the call, retries and their waits included
+            attempts=reply.attempts,
             total_prompt_tokens=totals.prompt_tokens,
             total_completion_tokens=totals.completion_tokens,
             total_tokens=totals.total_tokens,
             total_cost=totals.cost,
+            total_model_seconds=round(totals.model_seconds, 3),
         )
 
     def _switch_to_text(self, why: str) -> None:

@@ -18,7 +18,7 @@ EventKind = Literal[
     "tool_result",  # {"id": str, "name": str, "output": str, "exit_code": int | None, "error": bool}
     "command_output",  # {"id": str, "chunk": str}
     "test_result",  # {"phase": "baseline" | "final" | "step", "passed": int, "failed": int, ...}
-    "usage",  # {"prompt_tokens": int, "completion_tokens": int, "cost": float, "total_*": ...}
+    "usage",  # {"prompt_tokens": int, "completion_tokens": int, "cost": float, "seconds": float, "attempts": int, "total_*": ...}
     "diff",  # {"diff": str, "files": int, "additions": int, "deletions": int}
     "error",  # {"message": str, "reason": str}
     "condensed",  # {"removed": int, "summary": str}

@@ -69,6 +69,8 @@ class UsageTotals:
     completion_tokens: int = 0
     cost: float = 0.0
     model_calls: int = 0
+    model_seconds: float = 0.0
+    """Time spent waiting for the model, every call and retry included."""
 
     @property
     def total_tokens(self) -> int:

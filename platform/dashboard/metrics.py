@@ -13,7 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Sum
+from django.db.models import Count, F, FloatField, Min, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -21,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from dashboard.sql import Percentiles, Seconds
 from dashboard.workload import WORKER_SILENT_AFTER
-from runs.models import AgentRun, RunStatus, Worker
+from runs.models import AgentRun, RunEvent, RunStatus, Worker
 
 LATENCY_WINDOW = timedelta(hours=1)
 
@@ -107,7 +109,26 @@ class SlipwayCollector:
         yield tokens
         yield cost
 
-        # Model calls carry no timing of their own: a step (one model call and its tool call) is the proxy.
+        # Each model call's own time is in its usage event (retries and their waits included).
+        calls = GaugeMetricFamily(
+            "slipway_model_call_seconds",
+            "Seconds per model call (retries included) in runs ended in the last hour, by model.",
+            labels=["model", "quantile"],
+        )
+        call_seconds = Cast(KeyTextTransform("seconds", "payload"), FloatField())
+        per_model = (
+            RunEvent.objects.filter(
+                kind="usage", payload__has_key="seconds", run__finished_at__gte=now - LATENCY_WINDOW
+            )
+            .values_list("run__model_name")
+            .annotate(q=Percentiles(call_seconds, (0.5, 0.95)))
+            .order_by("run__model_name")
+        )
+        for model, quantiles in per_model:
+            for q, value in zip(("0.5", "0.95"), quantiles, strict=True):
+                calls.add_metric([model, q], value)
+        yield calls
+
         latency = GaugeMetricFamily(
             "slipway_model_step_seconds",
             "Seconds per agent step (a model call and its tool call) of runs ended in the last hour, by model.",

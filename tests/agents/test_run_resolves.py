@@ -196,3 +196,20 @@ def test_the_fix_works_the_same_in_a_docker_sandbox(model_server, demo_repo, eve
 
     assert result.outcome == "submitted" and result.reward.resolved is True
     assert result.reward.newly_passing == ["test_calc::test_add"]
+
+
+def test_each_model_call_reports_its_own_time_retries_included(model_server, sandbox, demo_repo, events):
+    from tests.support import http_error
+
+    # The second call is refused once with a 429 and a 0.3 s Retry-After, then answered.
+    server = model_server(FIX[0], http_error(429, "slow down", retry_after=0.3), *FIX[1:])
+    model = make_model(openai_config(server))
+
+    result = run_agent(TASK, sandbox=sandbox, model=model, config=AgentConfig(), sink=events)
+
+    assert result.outcome == "submitted", result.reason
+    usage = events.of("usage")
+    assert [u["attempts"] for u in usage] == [1, 2, 1, 1, 1]
+    assert usage[1]["seconds"] >= 0.3 > usage[0]["seconds"]
+    assert usage[-1]["total_model_seconds"] == pytest.approx(sum(u["seconds"] for u in usage), abs=0.01)
+    assert result.usage.model_seconds == pytest.approx(usage[-1]["total_model_seconds"], abs=0.001)

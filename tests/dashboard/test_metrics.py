@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from runs.models import AgentRun, ModelConfig, Worker
+from runs.models import AgentRun, ModelConfig, RunEvent, Worker
 from tests.conftest import login
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -19,12 +19,16 @@ def activity(team, project, intent, settings):
     model = ModelConfig.objects.create(team=team, name="m", base_url="http://127.0.0.1:9/v1", model="m")
     now = timezone.now()
     for status in ("queued", "queued", "running", "done"):
-        AgentRun.objects.create(
+        run = AgentRun.objects.create(
             intent=intent, team=team, project=project, model=model, model_name="qwen", status=status,
             prompt_tokens=1000, completion_tokens=100, cost="0.25", steps=10,
             started_at=None if status == "queued" else now - timezone.timedelta(seconds=120),
             finished_at=now if status == "done" else None,
         )
+        # Model calls of 1, 2, 3 and 10 seconds (the last one retried) in every run; only the
+        # ended run's count.
+        for seq, seconds in enumerate((1.0, 2.0, 3.0, 10.0), start=1):
+            RunEvent.objects.create(run=run, seq=seq, kind="usage", payload={"prompt_tokens": 10, "seconds": seconds})
     Worker.objects.create(hostname="agents@m1", slots=4, active=1, heartbeat_at=now)
     Worker.objects.create(hostname="agents@m2", slots=4, active=0, heartbeat_at=now - timezone.timedelta(minutes=5))
     return team
@@ -71,6 +75,8 @@ def test_it_parses_as_prometheus_text_and_counts_what_is_there(client, activity)
     assert got[("slipway_model_cost_usd_total", (("model", "qwen"), ("team", slug)))] == 1.0
     assert got[("slipway_run_duration_seconds", (("model", "qwen"), ("quantile", "0.5")))] == pytest.approx(120, abs=2)
     assert got[("slipway_model_step_seconds", (("model", "qwen"), ("quantile", "0.5")))] == pytest.approx(12, abs=0.5)
+    assert got[("slipway_model_call_seconds", (("model", "qwen"), ("quantile", "0.5")))] == pytest.approx(2.5)
+    assert got[("slipway_model_call_seconds", (("model", "qwen"), ("quantile", "0.95")))] == pytest.approx(8.95)
 
 
 def test_a_staff_session_may_read_it_without_a_token(client, alice, activity, settings):

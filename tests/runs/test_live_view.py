@@ -48,6 +48,9 @@ def test_it_shows_every_step_of_the_run(client, alice, intent):
     # Tests before and after.
     tests = html.split('id="run-tests"', 1)[1].split("</dl>", 1)[0]
     assert "3 passed, 1 failed" in tests and "4 passed" in tests
+    # Tokens, cost, steps and the time spent waiting for the model (five calls of 12.5 s).
+    usage = html.split('id="run-usage"', 1)[1].split("</dl>", 1)[0]
+    assert "4.7k" in usage and "1m 02s" in usage
 
 
 def test_it_tells_the_socket_where_the_page_ends(client, alice, intent):

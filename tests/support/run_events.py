@@ -43,10 +43,13 @@ def usage(step: int) -> dict[str, Any]:
         "completion_tokens": 40,
         "cost": 0.001,
         "estimated": False,
+        "seconds": 12.5,
+        "attempts": 1,
         "total_prompt_tokens": 900 * (step + 1),
         "total_completion_tokens": 40 * (step + 1),
         "total_tokens": 940 * (step + 1),
         "total_cost": 0.001 * (step + 1),
+        "total_model_seconds": 12.5 * (step + 1),
     }
 
 
