@@ -15,7 +15,7 @@ from typing import Any
 import anthropic
 import httpx2
 
-from agents.config import ModelConfig, ToolMode
+from agents.config import ModelConfig
 from agents.llm.base import (
     DeltaCallback,
     MalformedReply,
@@ -89,8 +89,7 @@ def to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]
 
 class AnthropicModel(ToolModeSwitch):
     def __init__(self, config: ModelConfig) -> None:
-        self.config = config
-        self._tool_mode: ToolMode = config.tool_mode
+        super().__init__(config)
         # A placeholder keeps the SDK from looking for credentials in the environment or profile files.
         self._client = anthropic.Anthropic(
             api_key=config.api_key or "unused",

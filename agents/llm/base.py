@@ -98,7 +98,9 @@ class Model(Protocol):
 class ToolModeSwitch:
     """Native tool calls until the server refuses them, then the text protocol for the rest of the run."""
 
-    _tool_mode: ToolMode
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self._tool_mode: ToolMode = config.tool_mode
 
     @property
     def tool_mode(self) -> ToolMode:

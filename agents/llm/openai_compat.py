@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 import openai
 
-from agents.config import ModelConfig, ToolMode
+from agents.config import ModelConfig
 from agents.llm.base import (
     DeltaCallback,
     MalformedReply,
@@ -48,8 +48,7 @@ _PARSE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 class OpenAICompatModel(ToolModeSwitch):
     def __init__(self, config: ModelConfig) -> None:
-        self.config = config
-        self._tool_mode: ToolMode = config.tool_mode
+        super().__init__(config)
         self._null_content_as_empty = False
         self._send_stream_options = True
         # Optional fields a server refused (reasoning models refuse temperature, newer OpenAI
